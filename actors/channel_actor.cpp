@@ -1,1 +1,175 @@
-// placeholder: being written
+#include "actors/channel_actor.hpp"
+
+#include <deque>
+#include <optional>
+
+#include "actors/docker_io_actor.hpp"
+#include "common/log.hpp"
+#include "docker/container_spec.hpp"
+
+namespace cssh::actors {
+namespace {
+
+
+struct channel_state {
+  context_ptr context;
+  ssh::channel_id ch = 0;
+  std::shared_ptr<ssh::session_commands> session;
+  connection_identity identity;
+  container_supervisor supervisor;
+
+  std::string term;
+  std::optional<std::pair<unsigned, unsigned>> size;  // cols, rows
+  bool pty = false;
+  std::vector<std::string> env;
+  std::optional<docker_io_actor> io;
+  bool program_requested = false;
+  bool done = false;  // exit reported; waiting for the client's CLOSE
+};
+
+using self_ptr = channel_actor::stateful_pointer<channel_state>;
+
+std::string ip_of(const std::string& address) {
+  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+std::string port_of(const std::string& address) {
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? "0" : address.substr(colon + 1);
+}
+
+/// The argv for a request, or nullopt with a reason when the request cannot be served.
+std::optional<std::vector<std::string>> program_argv(const config::docker_execution_config& exec,
+                                                     const ch_program& req, std::string& refusal) {
+  switch (req.kind) {
+    case ssh::program_kind::exec:
+      return docker::command_to_argv(req.argument);
+    case ssh::program_kind::shell:
+      // The seed: container.cmd is respected in session mode; else shellCommand.
+      if (!exec.container.cmd.empty()) return std::vector<std::string>{};
+      return exec.shell_command;
+    case ssh::program_kind::subsystem: {
+      auto it = exec.subsystems.find(req.argument);
+      if (it == exec.subsystems.end()) {
+        refusal = "subsystem \"" + req.argument + "\" is not configured";
+        return std::nullopt;
+      }
+      return docker::command_to_argv(it->second);
+    }
+  }
+  return std::nullopt;
+}
+
+void finish_with(self_ptr self, int exit_code) {
+  auto& st = self->state;
+  st.session->send_exit_status(st.ch, exit_code);
+  st.session->send_eof(st.ch);
+  st.session->close_channel(st.ch);
+  st.done = true;
+}
+
+channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context, ssh::channel_id ch,
+                                              std::shared_ptr<ssh::session_commands> session,
+                                              connection_identity identity, container_supervisor supervisor) {
+  auto& st = self->state;
+  st.context = std::move(context);
+  st.ch = ch;
+  st.session = std::move(session);
+  st.identity = std::move(identity);
+  st.supervisor = std::move(supervisor);
+  return {
+      [=](ch_pty& msg) {
+        auto& s = self->state;
+        s.pty = true;
+        s.term = msg.term;
+        s.size = std::make_pair(msg.cols, msg.rows);
+      },
+      [=](ch_env& msg) { self->state.env.push_back(msg.name + "=" + msg.value); },
+      [=](ch_program& msg) {
+        auto& s = self->state;
+        if (s.program_requested) return;  // the driver refuses a second one already
+        s.program_requested = true;
+        const auto& exec = s.context->config->docker.execution;
+        std::string refusal;
+        auto argv = program_argv(exec, msg, refusal);
+        if (!argv) {
+          s.session->write(s.ch, ssh::output_stream::stderr_stream, refusal + "\r\n");
+          finish_with(self, 127);
+          return;
+        }
+        docker::session_request req;
+        req.connection_id = s.identity.connection_id;
+        req.username = s.identity.username;
+        req.remote_ip = ip_of(s.identity.remote_address);
+        req.instance_id = s.context->instance_id;
+        req.command = std::move(*argv);
+        req.tty = s.pty;
+        req.term = s.term;
+        req.env = s.env;
+        req.env.push_back("USER=" + s.identity.username);
+        req.env.push_back("LOGNAME=" + s.identity.username);
+        req.env.push_back("SSH_CLIENT=" + ip_of(s.identity.remote_address) + " " +
+                          port_of(s.identity.remote_address) + " 22");
+        if (msg.kind == ssh::program_kind::exec) req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
+        auto io = spawn_docker_io_actor(*s.context->system, s.context, std::move(req),
+                                        caf::actor_cast<channel_actor>(self), s.supervisor);
+        if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
+        s.io = io;
+      },
+      [=](ch_window& msg) {
+        auto& s = self->state;
+        s.size = std::make_pair(msg.cols, msg.rows);
+        if (s.io) self->send(*s.io, io_resize{msg.rows, msg.cols});
+      },
+      [=](ch_signal& msg) {
+        auto& s = self->state;
+        if (s.io) self->send(*s.io, io_signal{msg.name});
+      },
+      [=](ch_data& msg) {
+        auto& s = self->state;
+        // Data before a program exists has nowhere to go (OpenSSH drops it too).
+        if (s.io) self->send(*s.io, io_stdin{std::move(msg.bytes)});
+      },
+      [=](ch_eof&) {
+        auto& s = self->state;
+        if (s.io) self->send(*s.io, io_stdin_eof{});
+      },
+      [=](ch_drained& msg) {
+        auto& s = self->state;
+        if (s.io) self->send(*s.io, io_credit{msg.bytes});
+      },
+      [=](ch_closed&) {
+        auto& s = self->state;
+        if (s.io && !s.done) self->send(*s.io, io_stop{});
+        self->quit();
+      },
+      [=](program_output& msg) {
+        auto& s = self->state;
+        s.session->write(s.ch, msg.stream, std::move(msg.bytes));
+      },
+      [=](program_exited& msg) {
+        auto& s = self->state;
+        log::debug("SSH_PROGRAM_EXITED", "program exited",
+                   {{"connectionId", s.identity.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code}});
+        finish_with(self, msg.exit_code);
+      },
+      [=](program_failed& msg) {
+        auto& s = self->state;
+        s.session->write(s.ch, ssh::output_stream::stderr_stream, msg.message + "\r\n");
+        finish_with(self, msg.exit_code);
+      },
+  };
+}
+
+}  // namespace
+
+channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
+                                  std::shared_ptr<ssh::session_commands> session,
+                                  connection_identity identity, container_supervisor supervisor) {
+  return system.spawn(channel_behavior, std::move(context), ch, std::move(session), std::move(identity),
+                      std::move(supervisor));
+}
+
+}  // namespace cssh::actors

@@ -1,1 +1,126 @@
-// placeholder: being written
+#include "actors/container_supervisor.hpp"
+
+#include <map>
+#include <set>
+
+#include "common/log.hpp"
+
+namespace cssh::actors {
+namespace {
+
+struct supervisor_timeout {};
+
+}  // namespace
+}  // namespace cssh::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::supervisor_timeout)
+
+namespace cssh::actors {
+namespace {
+
+using supervisor_impl = container_supervisor::extend<caf::reacts_to<supervisor_timeout>>;
+
+struct supervisor_state {
+  context_ptr context;
+  std::string connection_id;
+  /// docker_io actors alive, and the container each one created (empty until created).
+  std::map<caf::actor_addr, std::string> workers;
+  /// Containers whose removal is in flight.
+  std::set<std::string> removing;
+  bool shutting_down = false;
+};
+
+void remove_container(supervisor_impl::stateful_pointer<supervisor_state> self, const std::string& id) {
+  auto& st = self->state;
+  if (id.empty() || !st.removing.insert(id).second) return;
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.context->engine->remove_container(id, [me, id](result<void> r) {
+    caf::anon_send(me, removal_done{id, r.ok(), r.ok() ? "" : r.error().message});
+  });
+}
+
+void quit_if_done(supervisor_impl::stateful_pointer<supervisor_state> self) {
+  auto& st = self->state;
+  if (st.shutting_down && st.workers.empty() && st.removing.empty()) self->quit();
+}
+
+supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_pointer<supervisor_state> self,
+                                                   context_ptr context, std::string connection_id) {
+  self->state.context = std::move(context);
+  self->state.connection_id = std::move(connection_id);
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& st = self->state;
+    auto it = st.workers.find(down.source);
+    if (it == st.workers.end()) return;
+    // A worker that ends without handing its container back still leaves it to us.
+    std::string id = it->second;
+    st.workers.erase(it);
+    if (!id.empty()) remove_container(self, id);
+    quit_if_done(self);
+  });
+  return {
+      [=](container_creating& msg) {
+        self->monitor(msg.io);
+        self->state.workers.emplace(msg.io.address(), std::string{});
+      },
+      [=](container_created& msg) {
+        auto& st = self->state;
+        auto it = st.workers.find(msg.io.address());
+        if (it != st.workers.end()) {
+          it->second = msg.id;
+        } else {
+          // The worker is already gone: nobody will use this container.
+          remove_container(self, msg.id);
+        }
+      },
+      [=](container_finished& msg) {
+        auto& st = self->state;
+        for (auto& [addr, id] : st.workers) {
+          if (id == msg.id) id.clear();  // from now on the removal below is the owner
+        }
+        remove_container(self, msg.id);
+      },
+      [=](supervisor_shutdown) {
+        auto& st = self->state;
+        st.shutting_down = true;
+        // Workers were told to stop by their channels; give everything containerStop to end.
+        self->delayed_send(self, st.context->config->docker.execution.timeouts.container_stop,
+                           supervisor_timeout{});
+        quit_if_done(self);
+      },
+      [=](removal_done& msg) {
+        auto& st = self->state;
+        st.removing.erase(msg.id);
+        if (msg.ok) {
+          log::debug("DOCKER_CONTAINER_REMOVED", "container removed",
+                     {{"connectionId", st.connection_id}, {"containerId", msg.id}});
+        } else {
+          log::error("DOCKER_CONTAINER_REMOVE_FAILED", "could not remove container " + msg.id + ": " + msg.error,
+                     {{"connectionId", st.connection_id}, {"containerId", msg.id}});
+        }
+        quit_if_done(self);
+      },
+      [=](supervisor_timeout) {
+        auto& st = self->state;
+        if (!st.workers.empty() || !st.removing.empty()) {
+          nlohmann::json left = nlohmann::json::array();
+          for (auto& [addr, id] : st.workers) if (!id.empty()) left.push_back(id);
+          for (auto& id : st.removing) left.push_back(id);
+          log::error("DOCKER_CLEANUP_TIMEOUT",
+                     "containers of a closed connection were not removed within containerStop",
+                     {{"connectionId", st.connection_id}, {"containers", left}});
+        }
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+container_supervisor spawn_container_supervisor(caf::actor_system& system, context_ptr context,
+                                                std::string connection_id) {
+  auto impl = system.spawn(supervisor_behavior, std::move(context), std::move(connection_id));
+  return caf::actor_cast<container_supervisor>(impl);
+}
+
+}  // namespace cssh::actors

@@ -1,1 +1,403 @@
-// placeholder: being written
+#include "actors/docker_io_actor.hpp"
+
+#include <deque>
+
+#include "common/log.hpp"
+#include "protocol/docker_frame.hpp"
+
+namespace cssh::actors {
+namespace {
+
+// Completions of Engine calls, carried from the reactor thread into the actor.
+struct io_image_ready { bool ok; std::string error; };
+struct io_created { bool ok; std::string id; std::string error; };
+struct io_attached { std::shared_ptr<http::upgraded_stream> stream; std::string error; };
+struct io_started { bool ok; std::string error; };
+struct io_read { bool ok; std::string bytes; std::string error; };
+struct io_written { bool ok; std::string error; };
+struct io_waited { bool ok; std::int64_t code; std::string error; };
+/// The program exited but the stream has not ended: stop waiting for stragglers.
+struct io_stream_grace {};
+
+}  // namespace
+}  // namespace cssh::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_image_ready)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_created)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_attached)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_started)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_read)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_written)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_waited)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stream_grace)
+
+namespace cssh::actors {
+namespace {
+
+using io_impl = docker_io_actor::extend<caf::reacts_to<io_image_ready>, caf::reacts_to<io_created>, caf::reacts_to<io_attached>,
+                                        caf::reacts_to<io_started>, caf::reacts_to<io_read>,
+                                        caf::reacts_to<io_written>, caf::reacts_to<io_waited>,
+                                        caf::reacts_to<io_stream_grace>>;
+
+constexpr std::size_t read_chunk = 64 * 1024;
+constexpr std::size_t stdin_buffer_limit = 4 * 1024 * 1024;
+constexpr std::chrono::seconds stream_grace{2};
+
+struct io_state {
+  context_ptr context;
+  docker::session_request request;
+  channel_actor channel;
+  container_supervisor supervisor;
+
+  std::string container_id;
+  std::shared_ptr<http::upgraded_stream> stream;
+  std::unique_ptr<docker_frame::demuxer> demux;
+  bool started = false;
+  bool stopping = false;
+  bool finished = false;
+
+  // output towards the client
+  std::size_t in_flight = 0;  // bytes sent to the channel and not yet drained by the client
+  bool reading = false;
+  bool stream_ended = false;
+
+  // input from the client
+  std::deque<std::string> stdin_queue;
+  std::size_t stdin_queued = 0;
+  bool writing = false;
+  bool stdin_eof = false;
+  bool stdin_closed = false;
+
+  std::optional<std::pair<unsigned, unsigned>> size;  // rows, cols
+  std::optional<std::int64_t> exit_code;
+};
+
+using self_ptr = io_impl::stateful_pointer<io_state>;
+
+caf::actor handle_of(self_ptr self) { return caf::actor_cast<caf::actor>(self); }
+
+void finish(self_ptr self) {
+  auto& st = self->state;
+  if (st.finished) return;
+  st.finished = true;
+  if (st.stream) st.stream->close();
+  if (!st.container_id.empty()) self->send(st.supervisor, container_finished{st.container_id});
+  self->quit();
+}
+
+void fail_program(self_ptr self, const std::string& what, const std::string& error) {
+  auto& st = self->state;
+  // Mirrors `docker run`: 127 for a program that cannot be found, 125 for everything else.
+  int code = error.find("executable file not found") != std::string::npos ||
+                     error.find("no such file or directory") != std::string::npos
+                 ? 127
+                 : 125;
+  log::warning("DOCKER_PROGRAM_FAILED", what + ": " + error,
+               {{"connectionId", st.request.connection_id}, {"containerId", st.container_id}});
+  self->send(st.channel, program_failed{code, what + ": " + error});
+  finish(self);
+}
+
+void maybe_report_exit(self_ptr self) {
+  auto& st = self->state;
+  if (!st.exit_code || st.finished) return;
+  if (!st.stream_ended) return;  // output first, exit status after
+  self->send(st.channel, program_exited{static_cast<int>(*st.exit_code)});
+  finish(self);
+}
+
+void read_more(self_ptr self) {
+  auto& st = self->state;
+  if (st.reading || st.stream_ended || !st.stream || st.finished) return;
+  if (st.in_flight >= output_credit_limit) return;  // resumes on io_credit
+  st.reading = true;
+  auto me = handle_of(self);
+  st.stream->async_read(read_chunk, [me](result<std::string> r) {
+    if (r.ok()) {
+      caf::anon_send(me, io_read{true, std::move(r.value()), ""});
+    } else {
+      caf::anon_send(me, io_read{false, "", r.error().message});
+    }
+  });
+}
+
+void write_more(self_ptr self) {
+  auto& st = self->state;
+  if (st.writing || !st.stream || st.finished || st.stdin_closed) return;
+  if (st.stdin_queue.empty()) {
+    if (st.stdin_eof) {
+      // Half-close: a StdinOnce container sees EOF on stdin; its output keeps flowing.
+      st.stream->shutdown_send();
+      st.stdin_closed = true;
+    }
+    return;
+  }
+  st.writing = true;
+  std::string chunk = std::move(st.stdin_queue.front());
+  st.stdin_queue.pop_front();
+  st.stdin_queued -= chunk.size();
+  auto me = handle_of(self);
+  st.stream->async_write(std::move(chunk), [me](result<void> r) {
+    caf::anon_send(me, io_written{r.ok(), r.ok() ? "" : r.error().message});
+  });
+}
+
+void forward_output(self_ptr self, ssh::output_stream stream, std::string_view bytes) {
+  auto& st = self->state;
+  if (bytes.empty()) return;
+  st.in_flight += bytes.size();
+  self->send(st.channel, program_output{stream, std::string(bytes)});
+}
+
+void apply_size(self_ptr self) {
+  auto& st = self->state;
+  if (!st.started || !st.size || !st.request.tty) return;
+  st.context->engine->resize_container(st.container_id, st.size->first, st.size->second, [](result<void>) {});
+}
+
+void create_container(self_ptr self) {
+  auto& st = self->state;
+  auto body = docker::build_create_body(st.context->config->docker.execution, st.request);
+  auto me = handle_of(self);
+  st.context->engine->create_container(body, st.context->config->docker.execution.container_name,
+                                       [me](result<std::string> r) {
+                                         if (r.ok()) {
+                                           caf::anon_send(me, io_created{true, r.value(), ""});
+                                         } else {
+                                           caf::anon_send(me, io_created{false, "", r.error().message});
+                                         }
+                                       });
+}
+
+/// imagePullPolicy: Never creates right away (a missing image is the Engine's clear error);
+/// IfNotPresent pulls only when the image is absent locally; Always pulls first.
+void ensure_image(self_ptr self) {
+  auto& st = self->state;
+  const auto& exec = st.context->config->docker.execution;
+  const std::string image = exec.container.image;
+  auto me = handle_of(self);
+  auto engine = st.context->engine;
+  auto pull = [engine, image, me]() {
+    log::info("DOCKER_IMAGE_PULL", "pulling image", {{"image", image}});
+    engine->pull_image(image, "", [me, image](result<void> r) {
+      caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : "pulling image " + image + " failed: " + r.error().message});
+    });
+  };
+  switch (exec.pull_policy) {
+    case config::image_pull_policy::never:
+      create_container(self);
+      return;
+    case config::image_pull_policy::always:
+      pull();
+      return;
+    case config::image_pull_policy::if_not_present:
+      engine->image_exists(image, [me, pull, image](result<bool> r) {
+        if (!r.ok()) {
+          caf::anon_send(me, io_image_ready{false, "checking for image " + image + " failed: " + r.error().message});
+        } else if (r.value()) {
+          caf::anon_send(me, io_image_ready{true, ""});
+        } else {
+          pull();
+        }
+      });
+      return;
+  }
+}
+
+io_impl::behavior_type io_behavior(self_ptr self, context_ptr context, docker::session_request request,
+                                   channel_actor channel, container_supervisor supervisor) {
+  auto& st = self->state;
+  st.context = std::move(context);
+  st.request = std::move(request);
+  st.channel = std::move(channel);
+  st.supervisor = std::move(supervisor);
+  if (!st.request.tty) {
+    st.demux = std::make_unique<docker_frame::demuxer>([self](docker_frame::stream_kind kind, std::string_view p) {
+      forward_output(self,
+                     kind == docker_frame::stream_kind::stderr_stream ? ssh::output_stream::stderr_stream
+                                                                      : ssh::output_stream::stdout_stream,
+                     p);
+    });
+  }
+
+  self->send(st.supervisor, container_creating{handle_of(self)});
+  ensure_image(self);
+  return {
+      // --- Engine completions ------------------------------------------------------------
+      [=](io_image_ready& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "preparing the image failed", msg.error);
+          return;
+        }
+        if (s.stopping) {
+          finish(self);
+          return;
+        }
+        create_container(self);
+      },
+      [=](io_created& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "creating the container failed", msg.error);
+          return;
+        }
+        s.container_id = msg.id;
+        self->send(s.supervisor, container_created{handle_of(self), msg.id});
+        log::debug("DOCKER_CONTAINER_CREATED", "container created",
+                   {{"connectionId", s.request.connection_id}, {"containerId", msg.id}});
+        if (s.stopping) {
+          finish(self);
+          return;
+        }
+        auto me = handle_of(self);
+        s.context->engine->attach_container(msg.id, [me](result<std::shared_ptr<http::upgraded_stream>> r) {
+          if (r.ok()) {
+            caf::anon_send(me, io_attached{r.value(), ""});
+          } else {
+            caf::anon_send(me, io_attached{nullptr, r.error().message});
+          }
+        });
+      },
+      [=](io_attached& msg) {
+        auto& s = self->state;
+        if (!msg.stream) {
+          fail_program(self, "attaching to the container failed", msg.error);
+          return;
+        }
+        s.stream = std::move(msg.stream);
+        if (s.stopping) {
+          finish(self);
+          return;
+        }
+        auto me = handle_of(self);
+        s.context->engine->start_container(s.container_id, [me](result<void> r) {
+          caf::anon_send(me, io_started{r.ok(), r.ok() ? "" : r.error().message});
+        });
+        read_more(self);
+        write_more(self);
+      },
+      [=](io_started& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "starting the container failed", msg.error);
+          return;
+        }
+        s.started = true;
+        apply_size(self);
+        auto me = handle_of(self);
+        s.context->engine->wait_container(s.container_id, [me](result<std::int64_t> r) {
+          if (r.ok()) {
+            caf::anon_send(me, io_waited{true, r.value(), ""});
+          } else {
+            caf::anon_send(me, io_waited{false, -1, r.error().message});
+          }
+        });
+      },
+      [=](io_read& msg) {
+        auto& s = self->state;
+        s.reading = false;
+        if (s.finished) return;
+        if (!msg.ok || msg.bytes.empty()) {
+          if (!msg.ok && !s.stopping) {
+            log::debug("DOCKER_STREAM_ENDED", "attach stream ended with an error: " + msg.error,
+                       {{"containerId", s.container_id}});
+          }
+          s.stream_ended = true;
+          maybe_report_exit(self);
+          return;
+        }
+        if (s.demux) {
+          auto fed = s.demux->feed(msg.bytes);
+          if (!fed) {
+            log::error(fed.error().code, fed.error().message + " (container " + s.container_id + ")");
+            s.stream_ended = true;
+            maybe_report_exit(self);
+            return;
+          }
+        } else {
+          forward_output(self, ssh::output_stream::stdout_stream, msg.bytes);
+        }
+        read_more(self);
+      },
+      [=](io_written& msg) {
+        auto& s = self->state;
+        s.writing = false;
+        if (!msg.ok) {
+          // The container closed its stdin (or exited): further input has nowhere to go.
+          s.stdin_queue.clear();
+          s.stdin_queued = 0;
+          s.stdin_closed = true;
+          return;
+        }
+        write_more(self);
+      },
+      [=](io_waited& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "waiting for the container failed", msg.error);
+          return;
+        }
+        s.exit_code = msg.code;
+        if (!s.stream_ended) self->delayed_send(self, stream_grace, io_stream_grace{});
+        maybe_report_exit(self);
+      },
+      [=](io_stream_grace) {
+        auto& s = self->state;
+        if (s.finished) return;
+        log::debug("DOCKER_STREAM_GRACE", "program exited but its output stream stayed open; closing it",
+                   {{"containerId", s.container_id}});
+        s.stream_ended = true;
+        maybe_report_exit(self);
+      },
+      // --- from the channel ---------------------------------------------------------------
+      [=](io_stdin& msg) {
+        auto& s = self->state;
+        if (s.stdin_eof || s.stdin_closed) return;
+        if (s.stdin_queued + msg.bytes.size() > stdin_buffer_limit) {
+          log::warning("DOCKER_STDIN_OVERFLOW", "container is not reading its input; dropping input",
+                       {{"containerId", s.container_id}});
+          return;
+        }
+        s.stdin_queued += msg.bytes.size();
+        s.stdin_queue.push_back(std::move(msg.bytes));
+        write_more(self);
+      },
+      [=](io_stdin_eof) {
+        self->state.stdin_eof = true;
+        write_more(self);
+      },
+      [=](io_resize& msg) {
+        self->state.size = std::make_pair(msg.rows, msg.cols);
+        apply_size(self);
+      },
+      [=](io_signal& msg) {
+        auto& s = self->state;
+        if (!s.started) return;
+        s.context->engine->kill_container(s.container_id, msg.name, [](result<void>) {});
+      },
+      [=](io_credit& msg) {
+        auto& s = self->state;
+        s.in_flight = msg.bytes >= s.in_flight ? 0 : s.in_flight - msg.bytes;
+        read_more(self);
+      },
+      [=](io_stop) {
+        auto& s = self->state;
+        s.stopping = true;
+        // Before the container exists there is nothing to hand over yet: io_created does it.
+        if (!s.container_id.empty()) finish(self);
+      },
+  };
+}
+
+}  // namespace
+
+docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
+                                      docker::session_request request, channel_actor channel,
+                                      container_supervisor supervisor) {
+  auto impl = system.spawn(io_behavior, std::move(context), std::move(request), std::move(channel),
+                           std::move(supervisor));
+  return caf::actor_cast<docker_io_actor>(impl);
+}
+
+}  // namespace cssh::actors

@@ -1,1 +1,250 @@
-// placeholder: being written
+#include "docker/container_spec.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace cssh::docker {
+namespace {
+
+// ---- command_to_argv --------------------------------------------------------------------
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/// Characters that make an unquoted command mean more than an argument list (pipes,
+/// redirects, globs, variables...). Splitting such a command would silently drop that
+/// meaning, so it goes to /bin/sh instead.
+bool is_shell_special(char c) {
+  return std::string_view("|&;<>()$`*?[").find(c) != std::string_view::npos;
+}
+
+/// POSIX-style word splitting: whitespace separates, '...' is literal, "..." allows \" \\ \$ \`
+/// and backslash-newline, a backslash outside quotes takes the next character literally.
+/// Returns nothing for text a shell would not accept as-is (unclosed quote, trailing
+/// backslash) or that needs a shell's expansion.
+std::optional<std::vector<std::string>> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (is_blank(c)) {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    if (c == '\\') {
+      if (i + 1 == text.size()) return std::nullopt;
+      ++i;
+      if (text[i] != '\n') {  // backslash-newline joins lines
+        word += text[i];
+        in_word = true;
+      }
+      continue;
+    }
+    if (c == '\'') {
+      std::size_t close = text.find('\'', i + 1);
+      if (close == std::string::npos) return std::nullopt;
+      word.append(text, i + 1, close - i - 1);
+      in_word = true;
+      i = close;
+      continue;
+    }
+    if (c == '"') {
+      in_word = true;
+      for (++i;; ++i) {
+        if (i == text.size()) return std::nullopt;
+        char d = text[i];
+        if (d == '"') break;
+        if (d == '$' || d == '`') return std::nullopt;  // expansion inside double quotes
+        bool escapes = i + 1 < text.size() && std::string_view("\"\\$`\n").find(text[i + 1]) != std::string_view::npos;
+        if (d == '\\' && escapes) {
+          ++i;
+          if (text[i] != '\n') word += text[i];
+          continue;
+        }
+        word += d;
+      }
+      continue;
+    }
+    if (is_shell_special(c)) return std::nullopt;
+    if (!in_word && (c == '#' || c == '~')) return std::nullopt;  // comment, home directory
+    word += c;
+    in_word = true;
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+bool runs_directly(const std::string& first_word) {
+  return first_word.starts_with("/") || first_word.starts_with("./") || first_word.starts_with("../");
+}
+
+// ---- HostConfig ---------------------------------------------------------------------------
+
+/// The YAML gives the Engine's HostConfig with lowercase keys (ContainerSSH decodes it into
+/// Go structs, which is case-blind; we send JSON as-is, so we restore the Engine's names).
+/// One table, lowercase -> Engine name, for both HostConfig's own keys and its inlined
+/// Resources. Only top-level keys are renamed; nested structures (RestartPolicy, LogConfig,
+/// Mounts, Ulimits, ...) still need their own mapping.
+constexpr std::pair<std::string_view, std::string_view> host_config_names[] = {
+    // HostConfig
+    {"binds", "Binds"},
+    {"containeridfile", "ContainerIDFile"},
+    {"logconfig", "LogConfig"},
+    {"networkmode", "NetworkMode"},
+    {"portbindings", "PortBindings"},
+    {"restartpolicy", "RestartPolicy"},
+    {"autoremove", "AutoRemove"},
+    {"volumedriver", "VolumeDriver"},
+    {"volumesfrom", "VolumesFrom"},
+    {"mounts", "Mounts"},
+    {"capadd", "CapAdd"},
+    {"capdrop", "CapDrop"},
+    {"cgroupnsmode", "CgroupnsMode"},
+    {"dns", "Dns"},
+    {"dnsoptions", "DnsOptions"},
+    {"dnssearch", "DnsSearch"},
+    {"extrahosts", "ExtraHosts"},
+    {"groupadd", "GroupAdd"},
+    {"ipcmode", "IpcMode"},
+    {"cgroup", "Cgroup"},
+    {"links", "Links"},
+    {"oomscoreadj", "OomScoreAdj"},
+    {"pidmode", "PidMode"},
+    {"privileged", "Privileged"},
+    {"publishallports", "PublishAllPorts"},
+    {"readonlyrootfs", "ReadonlyRootfs"},
+    {"securityopt", "SecurityOpt"},
+    {"storageopt", "StorageOpt"},
+    {"tmpfs", "Tmpfs"},
+    {"utsmode", "UTSMode"},
+    {"usernsmode", "UsernsMode"},
+    {"shmsize", "ShmSize"},
+    {"sysctls", "Sysctls"},
+    {"runtime", "Runtime"},
+    {"consolesize", "ConsoleSize"},
+    {"isolation", "Isolation"},
+    {"maskedpaths", "MaskedPaths"},
+    {"readonlypaths", "ReadonlyPaths"},
+    {"init", "Init"},
+    // Resources (inlined into HostConfig on the wire)
+    {"cpushares", "CpuShares"},
+    {"memory", "Memory"},
+    {"nanocpus", "NanoCpus"},
+    {"cgroupparent", "CgroupParent"},
+    {"blkioweight", "BlkioWeight"},
+    {"blkioweightdevice", "BlkioWeightDevice"},
+    {"blkiodevicereadbps", "BlkioDeviceReadBps"},
+    {"blkiodevicewritebps", "BlkioDeviceWriteBps"},
+    {"blkiodevicereadiops", "BlkioDeviceReadIOps"},
+    {"blkiodevicewriteiops", "BlkioDeviceWriteIOps"},
+    {"cpuperiod", "CpuPeriod"},
+    {"cpuquota", "CpuQuota"},
+    {"cpurealtimeperiod", "CpuRealtimePeriod"},
+    {"cpurealtimeruntime", "CpuRealtimeRuntime"},
+    {"cpusetcpus", "CpusetCpus"},
+    {"cpusetmems", "CpusetMems"},
+    {"devices", "Devices"},
+    {"devicecgrouprules", "DeviceCgroupRules"},
+    {"devicerequests", "DeviceRequests"},
+    {"kernelmemory", "KernelMemory"},
+    {"kernelmemorytcp", "KernelMemoryTCP"},
+    {"memoryreservation", "MemoryReservation"},
+    {"memoryswap", "MemorySwap"},
+    {"memoryswappiness", "MemorySwappiness"},
+    {"oomkilldisable", "OomKillDisable"},
+    {"pidslimit", "PidsLimit"},
+    {"ulimits", "Ulimits"},
+    {"cpucount", "CpuCount"},
+    {"cpupercent", "CpuPercent"},
+    {"iomaximumiops", "IOMaximumIOps"},
+    {"iomaximumbandwidth", "IOMaximumBandwidth"},
+};
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// The Engine's name for a HostConfig key, or the key unchanged when we do not know it.
+std::string engine_host_key(const std::string& key) {
+  std::string lower = lowercase(key);
+  for (const auto& [from, to] : host_config_names)
+    if (from == lower) return std::string(to);
+  return key;
+}
+
+void merge_host_config(const nlohmann::json& from, nlohmann::json& into) {
+  if (!from.is_object()) return;
+  for (const auto& [key, value] : from.items()) {
+    // Go's types embed Resources in HostConfig, so a YAML `resources:` map belongs at the top.
+    if (lowercase(key) == "resources" && value.is_object()) {
+      merge_host_config(value, into);
+      continue;
+    }
+    into[engine_host_key(key)] = value;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> command_to_argv(const std::string& command) {
+  auto words = split_words(command);
+  if (words && !words->empty() && runs_directly(words->front())) return std::move(*words);
+  return {"/bin/sh", "-c", command};
+}
+
+nlohmann::json build_create_body(const config::docker_execution_config& exec, const session_request& req) {
+  const config::container_config& c = exec.container;
+  nlohmann::json body = nlohmann::json::object();
+  body["Image"] = c.image;
+
+  nlohmann::json env = nlohmann::json::array();
+  for (const auto& e : c.env) env.push_back(e);
+  for (const auto& e : req.env) env.push_back(e);
+  if (req.tty && !req.term.empty()) env.push_back("TERM=" + req.term);
+  body["Env"] = std::move(env);
+
+  // An empty Cmd would mean "no command" to the Engine; omitting it means "the image's".
+  if (!req.command.empty())
+    body["Cmd"] = req.command;
+  else if (!c.cmd.empty())
+    body["Cmd"] = c.cmd;
+  if (!c.entrypoint.empty()) body["Entrypoint"] = c.entrypoint;
+  if (!c.user.empty()) body["User"] = c.user;
+  if (!c.workingdir.empty()) body["WorkingDir"] = c.workingdir;
+  if (!c.hostname.empty()) body["Hostname"] = c.hostname;
+
+  // Ours go last so configuration cannot hide a container from orphan reaping.
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [k, v] : c.labels) labels[k] = v;
+  labels[label_managed] = "true";
+  labels[label_connection_id] = req.connection_id;
+  labels[label_username] = req.username;
+  labels[label_ip] = req.remote_ip;
+  labels[label_instance] = req.instance_id;
+  body["Labels"] = std::move(labels);
+
+  body["Tty"] = req.tty;
+  // The session's stdin is the container's stdin for its whole life; closing it ends input.
+  body["OpenStdin"] = true;
+  body["StdinOnce"] = true;
+  body["AttachStdin"] = true;
+  body["AttachStdout"] = true;
+  body["AttachStderr"] = true;
+
+  // Init: an init process reaps zombies and forwards signals for commands that do neither.
+  nlohmann::json host = {{"Init", true}};
+  merge_host_config(exec.host, host);
+  body["HostConfig"] = std::move(host);
+
+  if (exec.network.is_object() && !exec.network.empty()) body["NetworkingConfig"] = exec.network;
+  return body;
+}
+
+}  // namespace cssh::docker

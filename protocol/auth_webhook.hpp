@@ -4,6 +4,7 @@
 // answer 200 {success: bool, authenticatedUsername?, metadata?, environment?, files?}
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/result.hpp"
@@ -23,6 +24,8 @@ struct auth_response {
   std::string authenticated_username;  // empty when the server did not say
   /// environment values the container should get (value only; `sensitive` is kept apart)
   std::map<std::string, std::string> environment;
+  /// names in `environment` the server marked sensitive: their values must never be logged
+  std::set<std::string> sensitive_environment;
 };
 
 /// The JSON body for POST {url}/password.

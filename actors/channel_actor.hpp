@@ -1,0 +1,69 @@
+#pragma once
+// channel_actor: one per SSH session channel. Collects pty/env, starts the program in a
+// container (through a docker_io_actor) when shell/exec/subsystem arrives, relays bytes
+// both ways with credits, and reports exit status, EOF and close in that order.
+//
+// accepts (from connection_actor, i.e. from the client):
+//   ch_pty, ch_env, ch_program, ch_window, ch_signal, ch_data, ch_eof, ch_drained, ch_closed
+// accepts (from its docker_io_actor):
+//   program_output, program_exited, program_failed
+// sends: commands to the SSH session (write, exit-status, EOF, close) and io_* to docker_io
+
+#include <caf/all.hpp>
+#include <memory>
+#include <string>
+
+#include "actors/container_supervisor.hpp"
+#include "actors/server_context.hpp"
+#include "protocol/ssh_session_events.hpp"
+
+namespace cssh::actors {
+
+struct ch_pty { ssh::channel_id ch; std::string term; unsigned cols; unsigned rows; };
+struct ch_env { ssh::channel_id ch; std::string name; std::string value; };
+struct ch_program { ssh::channel_id ch; ssh::program_kind kind; std::string argument; };
+struct ch_window { ssh::channel_id ch; unsigned cols; unsigned rows; };
+struct ch_signal { ssh::channel_id ch; std::string name; };
+struct ch_data { ssh::channel_id ch; std::string bytes; };
+struct ch_eof { ssh::channel_id ch; };
+/// The client's window took `bytes` of our output: credit to pass on to the reader.
+struct ch_drained { ssh::channel_id ch; std::size_t bytes; };
+/// The channel is gone (client closed it, or the connection ended).
+struct ch_closed { ssh::channel_id ch; };
+
+struct program_output { ssh::output_stream stream; std::string bytes; };
+struct program_exited { int exit_code; };
+struct program_failed { int exit_code; std::string message; };
+
+using channel_actor = caf::typed_actor<
+    caf::reacts_to<ch_pty>, caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>,
+    caf::reacts_to<ch_signal>, caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>,
+    caf::reacts_to<ch_closed>, caf::reacts_to<program_output>, caf::reacts_to<program_exited>,
+    caf::reacts_to<program_failed>>;
+
+/// Who the channel belongs to, for container labels, environment and logs.
+struct connection_identity {
+  std::string connection_id;
+  std::string username;
+  std::string remote_address;  // "ip:port"
+  std::string client_version;
+};
+
+channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
+                                  std::shared_ptr<ssh::session_commands> session,
+                                  connection_identity identity, container_supervisor supervisor);
+
+}  // namespace cssh::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_pty)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_env)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_program)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_window)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_signal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_data)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_eof)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_drained)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_closed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_output)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_exited)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_failed)

@@ -1,0 +1,46 @@
+#pragma once
+// docker_io_actor: one per program run in session mode. Creates the container, attaches
+// (before start, so no early output is lost), starts it, relays the attach stream in both
+// directions with credits (at most `output_credit_limit` bytes of output in flight towards
+// the client), waits for the exit code and reports it after the output.
+//
+// accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_credit, io_stop
+// sends   program_output, program_exited, program_failed to its channel_actor;
+//         container_creating, container_created, container_finished to the supervisor
+
+#include <caf/all.hpp>
+#include <cstddef>
+#include <string>
+
+#include "actors/channel_actor.hpp"
+#include "actors/container_supervisor.hpp"
+#include "docker/container_spec.hpp"
+
+namespace cssh::actors {
+
+inline constexpr std::size_t output_credit_limit = 1024 * 1024;
+
+struct io_stdin { std::string bytes; };
+struct io_stdin_eof {};
+struct io_resize { unsigned rows; unsigned cols; };
+struct io_signal { std::string name; };
+struct io_credit { std::size_t bytes; };
+/// The client is gone: stop relaying and hand the container to the supervisor for removal.
+struct io_stop {};
+
+using docker_io_actor = caf::typed_actor<caf::reacts_to<io_stdin>, caf::reacts_to<io_stdin_eof>,
+                                         caf::reacts_to<io_resize>, caf::reacts_to<io_signal>,
+                                         caf::reacts_to<io_credit>, caf::reacts_to<io_stop>>;
+
+docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
+                                      docker::session_request request, channel_actor channel,
+                                      container_supervisor supervisor);
+
+}  // namespace cssh::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stdin)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stdin_eof)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_resize)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_signal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_credit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stop)

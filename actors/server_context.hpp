@@ -1,0 +1,31 @@
+#pragma once
+// What every actor of one server process shares: the configuration, the HTTP reactor,
+// the Docker Engine client and the server-wide actors. Immutable after start-up.
+
+#include <memory>
+#include <string>
+
+#include "actors/auth_actor.hpp"
+#include "config/app_config.hpp"
+#include "docker/engine.hpp"
+#include "protocol/http_client.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace cssh::actors {
+
+struct server_context {
+  caf::actor_system* system = nullptr;
+  std::shared_ptr<const config::app_config> config;
+  std::shared_ptr<http::reactor> reactor;
+  std::shared_ptr<docker::engine> engine;
+  auth_actor auth;
+  /// Identifies this server process in container labels (orphan reaping, issue 12).
+  std::string instance_id;
+};
+
+using context_ptr = std::shared_ptr<const server_context>;
+
+}  // namespace cssh::actors

@@ -1,0 +1,178 @@
+#pragma once
+// Internal to protocol/http_*.cpp: the Asio/Beast pieces shared by plain calls and upgrades.
+// Nothing else includes this header, so Beast's compile cost stays in those files.
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "protocol/http_client.hpp"
+
+namespace cssh::http::detail {
+
+namespace asio = boost::asio;
+namespace beast_http = boost::beast::http;
+using error_code = boost::system::error_code;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+/// Anything the reactor must be able to abort when it stops (calls in flight, attached streams).
+struct cancellable {
+  virtual ~cancellable() = default;
+  /// Thread-safe; the object finishes with an error on its own strand.
+  virtual void cancel() = 0;
+};
+
+/// The io_context and the list of live operations. Shared (not owned by `reactor` alone) so that
+/// an operation or stream outliving the reactor object never touches a destroyed io_context.
+class reactor_core {
+ public:
+  asio::io_context ioc;
+
+  /// Queues fn on ex, unless the reactor has stopped (no thread would ever run it): then false.
+  template <class Executor, class Fn>
+  bool post(const Executor& ex, Fn&& fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return false;
+    asio::post(ex, std::forward<Fn>(fn));
+    return true;
+  }
+  /// Registers an operation for stop(). Returns 0 when the reactor is stopping: the caller must
+  /// then abort at once.
+  std::uint64_t track(std::weak_ptr<cancellable> op);
+  void untrack(std::uint64_t id);
+  /// Refuses new operations and returns the live ones so stop() can cancel them.
+  std::vector<std::shared_ptr<cancellable>> begin_stop();
+  /// Waits until every tracked operation finished (their callbacks ran) or the timeout passed.
+  void wait_drained(std::chrono::milliseconds timeout);
+  void mark_stopped();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable drained_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<cancellable>> ops_;
+};
+
+}  // namespace cssh::http::detail
+
+namespace cssh::http {
+
+struct reactor::impl {
+  std::shared_ptr<detail::reactor_core> core = std::make_shared<detail::reactor_core>();
+  std::optional<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> guard;
+  std::vector<std::thread> threads;
+  std::mutex stop_mu;  // stop() may race with the destructor's stop()
+  bool stopped = false;
+};
+
+}  // namespace cssh::http
+
+namespace cssh::http::detail {
+
+/// One socket of either transport, shaped as an Asio AsyncStream so Beast and asio::async_write
+/// work on it. A TLS stream would be a third alternative here.
+class any_stream {
+ public:
+  using executor_type = asio::any_io_executor;
+  using unix_socket = asio::local::stream_protocol::socket;
+  using tcp_socket = asio::ip::tcp::socket;
+
+  explicit any_stream(unix_socket s) : sock_(std::move(s)) {}
+  explicit any_stream(tcp_socket s) : sock_(std::move(s)) {}
+
+  executor_type get_executor() {
+    return std::visit([](auto& s) -> executor_type { return s.get_executor(); }, sock_);
+  }
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    std::visit([&](auto& s) { s.async_read_some(buffers, std::forward<Handler>(handler)); }, sock_);
+  }
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    std::visit([&](auto& s) { s.async_write_some(buffers, std::forward<Handler>(handler)); }, sock_);
+  }
+  void shutdown_send(error_code& ec) {
+    std::visit([&](auto& s) { s.shutdown(asio::socket_base::shutdown_send, ec); }, sock_);
+  }
+  void close() {
+    error_code ignored;
+    std::visit([&](auto& s) { s.close(ignored); }, sock_);
+  }
+  tcp_socket* as_tcp() { return std::get_if<tcp_socket>(&sock_); }
+  unix_socket* as_unix() { return std::get_if<unix_socket>(&sock_); }
+
+ private:
+  std::variant<unix_socket, tcp_socket> sock_;
+};
+
+/// What an exchange was doing when an I/O error struck; picks the failure code.
+enum class phase { connect, exchange };
+
+/// The common half of a call and an upgrade: strand, socket, deadline, connect, and the wording
+/// of failures ("<endpoint>: <METHOD target>: <what happened>"). Subclasses continue in
+/// on_connected() and must call finish_io() exactly when they deliver their outcome.
+class exchange : public cancellable, public std::enable_shared_from_this<exchange> {
+ public:
+  ~exchange() override;
+  void cancel() override;
+  /// Runs on the strand: registers with the reactor, arms the deadline, connects.
+  void start();
+  strand_type& strand() { return strand_; }
+
+ protected:
+  exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req);
+  virtual void on_connected() = 0;
+  virtual void on_failed(failure f) = 0;
+
+  /// "<endpoint>: <METHOD target>"
+  std::string request_line() const;
+  failure io_failure(phase ph, const error_code& ec, std::string_view doing) const;
+  /// True once the deadline fired or stop() cancelled us (the socket is closed then).
+  bool aborted() const { return aborted_ != abort_reason::none; }
+  /// Stops the deadline and forgets the registration; returns false if already finished.
+  bool finish_io();
+  /// The request as Beast sends it (Host, User-Agent, Content-Type, caller's headers).
+  /// Moves the body out of req_ (call once).
+  beast_http::request<beast_http::string_body> build_message();
+
+  std::shared_ptr<reactor_core> core_;
+  strand_type strand_;
+  any_stream stream_;
+  endpoint ep_;
+  request req_;
+  bool finished_ = false;
+
+ private:
+  enum class abort_reason { none, timeout, cancelled };
+  void abort(abort_reason why);
+  void arm_deadline();
+
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer deadline_;
+  abort_reason aborted_ = abort_reason::none;
+  std::uint64_t track_id_ = 0;
+};
+
+/// The failure every entry point reports once the reactor no longer runs anything.
+failure reactor_stopped(const std::string& what);
+
+}  // namespace cssh::http::detail

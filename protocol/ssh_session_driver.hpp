@@ -1,0 +1,37 @@
+#pragma once
+// Drives one libssh server session on a thread of its own (libssh sessions are not
+// thread-safe, and several libssh calls poll the whole event they belong to; a private
+// ssh_event per session keeps one connection from ever running another's callbacks).
+// An eventfd doorbell wakes the thread when another thread queues a command.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "protocol/ssh_session_events.hpp"
+
+struct ssh_session_struct;
+
+namespace cssh::ssh {
+
+struct session_limits {
+  std::chrono::milliseconds login_grace{120000};
+  int max_auth_tries = 6;
+};
+
+class session_driver;
+
+/// Starts the session thread for a freshly accepted libssh session (key exchange not done
+/// yet). Takes ownership of `session`. `events` is released right after `disconnected`.
+/// `before_start` receives the command interface before the thread runs, so the layer above
+/// holds it before the first event arrives; it stays valid (dropping commands) after the
+/// session ends. Returns false (and frees the session) if no thread could be started.
+bool start_session_thread(ssh_session_struct* session, std::shared_ptr<session_events> events,
+                          session_limits limits, std::string peer_description,
+                          const std::function<void(std::shared_ptr<session_commands>)>& before_start);
+
+/// The peer's address, e.g. "127.0.0.1:51234".
+std::string describe_peer(int fd);
+
+}  // namespace cssh::ssh

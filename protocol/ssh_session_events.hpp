@@ -1,0 +1,60 @@
+#pragma once
+// What an SSH connection tells the layer above it (the connection actor's glue), and what
+// that layer can ask of the connection. Both directions are plain C++: no CAF, no libssh.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cssh::ssh {
+
+using channel_id = std::uint32_t;
+
+enum class output_stream { stdout_stream, stderr_stream };
+
+enum class program_kind { shell, exec, subsystem };
+
+/// Events raised on the connection's own thread. Implementations must not block, except
+/// `check_password`, which runs before any channel exists and may wait up to its deadline.
+class session_events {
+ public:
+  virtual ~session_events() = default;
+
+  /// Password authentication: true to admit. Called on the session thread.
+  /// `client_version` is the client's identification string ("SSH-2.0-OpenSSH_9.2p1 ...").
+  virtual bool check_password(const std::string& user, const std::string& password,
+                              const std::string& client_version) = 0;
+  virtual void authenticated(const std::string& user) = 0;
+
+  virtual void channel_opened(channel_id ch) = 0;
+  virtual void pty_requested(channel_id ch, const std::string& term, unsigned cols, unsigned rows) = 0;
+  virtual void env_requested(channel_id ch, const std::string& name, const std::string& value) = 0;
+  /// shell / exec / subsystem: true accepts the request (the program starts asynchronously).
+  virtual bool program_requested(channel_id ch, program_kind kind, const std::string& argument) = 0;
+  virtual void window_changed(channel_id ch, unsigned cols, unsigned rows) = 0;
+  virtual void signal_requested(channel_id ch, const std::string& signal_name) = 0;
+  virtual void data_received(channel_id ch, std::string bytes) = 0;
+  virtual void eof_received(channel_id ch) = 0;
+  /// The channel is gone (closed by either side); no more events for it.
+  virtual void channel_closed(channel_id ch) = 0;
+  /// `bytes` of output handed to `write` have been written into the SSH channel.
+  virtual void output_drained(channel_id ch, std::size_t bytes) = 0;
+
+  /// The connection ended; `reason` says why. The last event.
+  virtual void disconnected(const std::string& reason) = 0;
+};
+
+/// Commands to the connection, callable from any thread. They are queued and carried out on
+/// the session thread in order, per channel: data, then exit status, EOF and close.
+/// Commands for a channel or connection that is already gone are dropped.
+class session_commands {
+ public:
+  virtual ~session_commands() = default;
+  virtual void write(channel_id ch, output_stream stream, std::string bytes) = 0;
+  virtual void send_exit_status(channel_id ch, int status) = 0;
+  virtual void send_eof(channel_id ch) = 0;
+  virtual void close_channel(channel_id ch) = 0;
+  virtual void disconnect(const std::string& reason) = 0;
+};
+
+}  // namespace cssh::ssh

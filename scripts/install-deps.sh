@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build, run and test the server.
+# Idempotent: when every package is already installed it returns at once without touching apt.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  # libraries
+  libcaf-dev libssh-dev libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev
+  libssl-dev doctest-dev
+  # Docker Engine and the guest image's contents
+  docker.io busybox-static openssh-sftp-server
+  # end-to-end tests and tools used by the scripts
+  sshpass openssh-client python3-paramiko python3-asyncssh iproute2 procps curl
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != installed ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=()
+if [[ $EUID -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "install-deps: missing packages (${missing[*]}) and not root; run as root or install sudo" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

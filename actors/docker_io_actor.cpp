@@ -127,7 +127,9 @@ void write_more(self_ptr self) {
   if (st.stdin_queue.empty()) {
     if (st.stdin_eof) {
       // Half-close: a StdinOnce container sees EOF on stdin; its output keeps flowing.
-      st.stream->shutdown_send();
+      // Not with a TTY: a terminal has no half-close, and the Engine ends the whole attach
+      // stream on it, output included. OpenSSH likewise leaves a pty open on client EOF.
+      if (!st.request.tty) st.stream->shutdown_send();
       st.stdin_closed = true;
     }
     return;

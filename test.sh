@@ -10,7 +10,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 
 scripts/install-deps.sh
-scripts/build.sh
+# A second tree built with AddressSanitizer + UndefinedBehaviorSanitizer: its unit tests and
+# its server run as ctest tests of the main tree (label "asan"), so one ctest run reports all.
+CSSH_BUILD_DIR="$ROOT/build-asan" scripts/build.sh -DCSSH_SANITIZE=ON
+scripts/build.sh -DCSSH_SANITIZED_BUILD_DIR="$ROOT/build-asan"
 
 if ! scripts/ensure-dockerd.sh; then
   if [[ $EUID -ne 0 ]]; then

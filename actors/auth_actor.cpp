@@ -35,22 +35,22 @@ struct auth_state {
   std::string endpoint_error;
   std::uint64_t next_id = 1;
   struct pending_check {
-    caf::typed_response_promise<password_verdict> promise;
+    caf::typed_response_promise<auth_verdict> promise;
     std::string username;
     std::string connection_id;
   };
   std::unordered_map<std::uint64_t, pending_check> pending;
 };
 
-password_verdict verdict_from(const webhook_answer& answer) {
-  if (!answer.transport_ok) return {false, "authentication webhook unreachable: " + answer.error};
+auth_verdict verdict_from(const webhook_answer& answer) {
+  if (!answer.transport_ok) return denied("authentication webhook unreachable: " + answer.error);
   if (answer.status != 200) {
-    return {false, "authentication webhook answered HTTP " + std::to_string(answer.status)};
+    return denied("authentication webhook answered HTTP " + std::to_string(answer.status));
   }
   auto decoded = auth_webhook::decode_auth_response(answer.body);
-  if (!decoded) return {false, decoded.error().message};
-  if (!decoded->success) return {false, "authentication webhook rejected the password"};
-  return {true, ""};
+  if (!decoded) return denied(decoded.error().message);
+  if (!decoded->success) return denied("authentication webhook rejected the password");
+  return {true, "", decoded->authenticated_username, decoded->environment};
 }
 
 auth_actor_impl::behavior_type auth_behavior(auth_actor_impl::stateful_pointer<auth_state> self,
@@ -68,14 +68,14 @@ auth_actor_impl::behavior_type auth_behavior(auth_actor_impl::stateful_pointer<a
     }
   }
   return {
-      [=](password_check& check) -> caf::result<password_verdict> {
+      [=](password_check& check) -> caf::result<auth_verdict> {
         auto& s = self->state;
         if (s.config.password.method != "webhook") {
-          return password_verdict{false, "password authentication is not configured"};
+          return denied("password authentication is not configured");
         }
-        if (!s.endpoint) return password_verdict{false, s.endpoint_error};
+        if (!s.endpoint) return denied(s.endpoint_error);
         auto id = s.next_id++;
-        auto promise = self->make_response_promise<password_verdict>();
+        auto promise = self->make_response_promise<auth_verdict>();
         s.pending.emplace(id, auth_state::pending_check{promise, check.username, check.connection_id});
 
         auth_webhook::password_request body{check.username, check.remote_address, check.connection_id,
@@ -99,6 +99,10 @@ auth_actor_impl::behavior_type auth_behavior(auth_actor_impl::stateful_pointer<a
           caf::anon_send(me, std::move(answer));
         });
         return promise;
+      },
+      [=](pubkey_check&) -> caf::result<auth_verdict> {
+        // Public key backends arrive with issue 8.
+        return denied("public key authentication is not configured");
       },
       [=](webhook_answer& answer) {
         auto& s = self->state;

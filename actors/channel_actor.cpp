@@ -15,7 +15,7 @@ struct channel_state {
   context_ptr context;
   ssh::channel_id ch = 0;
   std::shared_ptr<ssh::session_commands> session;
-  connection_identity identity;
+  connection_info info;
   container_supervisor supervisor;
 
   std::string term;
@@ -72,12 +72,12 @@ void finish_with(self_ptr self, int exit_code) {
 
 channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context, ssh::channel_id ch,
                                               std::shared_ptr<ssh::session_commands> session,
-                                              connection_identity identity, container_supervisor supervisor) {
+                                              connection_info info, container_supervisor supervisor) {
   auto& st = self->state;
   st.context = std::move(context);
   st.ch = ch;
   st.session = std::move(session);
-  st.identity = std::move(identity);
+  st.info = std::move(info);
   st.supervisor = std::move(supervisor);
   return {
       [=](ch_pty& msg) {
@@ -91,7 +91,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         auto& s = self->state;
         if (s.program_requested) return;  // the driver refuses a second one already
         s.program_requested = true;
-        const auto& exec = s.context->config->docker.execution;
+        const auto& exec = s.info.config->docker.execution;
         std::string refusal;
         auto argv = program_argv(exec, msg, refusal);
         if (!argv) {
@@ -100,20 +100,21 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
           return;
         }
         docker::session_request req;
-        req.connection_id = s.identity.connection_id;
-        req.username = s.identity.username;
-        req.remote_ip = ip_of(s.identity.remote_address);
+        req.connection_id = s.info.connection_id;
+        req.username = s.info.username;
+        req.remote_ip = ip_of(s.info.remote_address);
         req.instance_id = s.context->instance_id;
         req.command = std::move(*argv);
         req.tty = s.pty;
         req.term = s.term;
         req.env = s.env;
-        req.env.push_back("USER=" + s.identity.username);
-        req.env.push_back("LOGNAME=" + s.identity.username);
-        req.env.push_back("SSH_CLIENT=" + ip_of(s.identity.remote_address) + " " +
-                          port_of(s.identity.remote_address) + " 22");
+        req.env.push_back("USER=" + s.info.username);
+        req.env.push_back("LOGNAME=" + s.info.username);
+        req.env.push_back("SSH_CLIENT=" + ip_of(s.info.remote_address) + " " +
+                          port_of(s.info.remote_address) + " 22");
         if (msg.kind == ssh::program_kind::exec) req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
-        auto io = spawn_docker_io_actor(*s.context->system, s.context, std::move(req),
+        for (const auto& [name, value] : s.info.environment) req.env.push_back(name + "=" + value);
+        auto io = spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
                                         caf::actor_cast<channel_actor>(self), s.supervisor);
         if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
         s.io = io;
@@ -152,7 +153,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       [=](program_exited& msg) {
         auto& s = self->state;
         log::debug("SSH_PROGRAM_EXITED", "program exited",
-                   {{"connectionId", s.identity.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code}});
+                   {{"connectionId", s.info.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code}});
         finish_with(self, msg.exit_code);
       },
       [=](program_failed& msg) {
@@ -167,8 +168,8 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
 
 channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
                                   std::shared_ptr<ssh::session_commands> session,
-                                  connection_identity identity, container_supervisor supervisor) {
-  return system.spawn(channel_behavior, std::move(context), ch, std::move(session), std::move(identity),
+                                  connection_info info, container_supervisor supervisor) {
+  return system.spawn(channel_behavior, std::move(context), ch, std::move(session), std::move(info),
                       std::move(supervisor));
 }
 

@@ -10,6 +10,7 @@
 // sends: commands to the SSH session (write, exit-status, EOF, close) and io_* to docker_io
 
 #include <caf/all.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,17 +42,22 @@ using channel_actor = caf::typed_actor<
     caf::reacts_to<ch_closed>, caf::reacts_to<program_output>, caf::reacts_to<program_exited>,
     caf::reacts_to<program_failed>>;
 
-/// Who the channel belongs to, for container labels, environment and logs.
-struct connection_identity {
+/// Who a connection belongs to and what its containers look like: for container labels,
+/// environment and logs. Filled in as the connection progresses (authentication, config server).
+struct connection_info {
   std::string connection_id;
   std::string username;
   std::string remote_address;  // "ip:port"
   std::string client_version;
+  /// This connection's configuration: the file's, merged with the config server's answer.
+  std::shared_ptr<const config::app_config> config;
+  /// Environment for the connection's programs from the auth (and config) webhook answers.
+  std::map<std::string, std::string> environment;
 };
 
 channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
                                   std::shared_ptr<ssh::session_commands> session,
-                                  connection_identity identity, container_supervisor supervisor);
+                                  connection_info info, container_supervisor supervisor);
 
 }  // namespace cssh::actors
 

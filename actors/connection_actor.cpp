@@ -10,10 +10,11 @@ namespace {
 struct connection_state {
   context_ptr context;
   std::shared_ptr<ssh::session_commands> session;
-  connection_identity identity;
+  connection_info info;
   std::optional<container_supervisor> supervisor;
   std::map<ssh::channel_id, channel_actor> channels;
   bool authenticated = false;
+  std::string pending_username;  // authenticatedUsername from the auth answer
 };
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
@@ -27,34 +28,52 @@ void route(self_ptr self, Message& msg) {
 
 connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr context,
                                                     std::shared_ptr<ssh::session_commands> session,
-                                                    connection_identity identity) {
+                                                    connection_info info) {
   auto& st = self->state;
   st.context = std::move(context);
   st.session = std::move(session);
-  st.identity = std::move(identity);
+  st.info = std::move(info);
   log::info("SSH_CONNECTED", "client connected",
-            {{"connectionId", st.identity.connection_id}, {"remoteAddress", st.identity.remote_address}});
+            {{"connectionId", st.info.connection_id}, {"remoteAddress", st.info.remote_address}});
   return {
-      [=](conn_password& msg) -> caf::delegated<password_verdict> {
+      [=](conn_password& msg) -> caf::result<auth_verdict> {
         auto& s = self->state;
-        password_check check{msg.username, msg.password, s.identity.remote_address, s.identity.connection_id,
+        password_check check{msg.username, msg.password, s.info.remote_address, s.info.connection_id,
                              msg.client_version};
-        // Delegation keeps this actor free while the webhook answers.
-        return self->delegate(s.context->auth, std::move(check));
+        s.info.client_version = msg.client_version;
+        auto promise = self->make_response_promise<auth_verdict>();
+        // No deadline here: the auth actor answers within auth.authTimeout, and the session
+        // thread waiting on us has its own.
+        self->request(s.context->auth, caf::infinite, std::move(check))
+            .then(
+                [=](auth_verdict& verdict) mutable {
+                  if (verdict.success) {
+                    // Remembered now; conn_authenticated (from the session) makes it final.
+                    self->state.info.environment = verdict.environment;
+                    if (!verdict.authenticated_username.empty()) {
+                      self->state.pending_username = verdict.authenticated_username;
+                    }
+                  }
+                  promise.deliver(std::move(verdict));
+                },
+                [=](caf::error& err) mutable {
+                  promise.deliver(denied("auth actor failed: " + self->system().render(err)));
+                });
+        return promise;
       },
       [=](conn_authenticated& msg) {
         auto& s = self->state;
         s.authenticated = true;
-        s.identity.username = msg.username;
-        s.supervisor = spawn_container_supervisor(*s.context->system, s.context, s.identity.connection_id);
+        s.info.username = s.pending_username.empty() ? msg.username : s.pending_username;
+        s.supervisor = spawn_container_supervisor(*s.context->system, s.context, s.info.connection_id);
         log::info("SSH_AUTH_SUCCESSFUL", "user authenticated",
-                  {{"connectionId", s.identity.connection_id}, {"username", msg.username}});
+                  {{"connectionId", s.info.connection_id}, {"username", msg.username}});
       },
       [=](conn_channel_opened& msg) {
         auto& s = self->state;
         if (!s.supervisor) return;  // libssh only opens channels after authentication
         s.channels.emplace(msg.ch, spawn_channel_actor(*s.context->system, s.context, msg.ch, s.session,
-                                                       s.identity, *s.supervisor));
+                                                       s.info, *s.supervisor));
       },
       [=](ch_pty& msg) { route(self, msg); },
       [=](ch_env& msg) { route(self, msg); },
@@ -74,7 +93,7 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
         s.channels.clear();
         if (s.supervisor) self->send(*s.supervisor, supervisor_shutdown{});
         log::info("SSH_DISCONNECTED", "client disconnected",
-                  {{"connectionId", s.identity.connection_id}, {"reason", msg.reason}});
+                  {{"connectionId", s.info.connection_id}, {"reason", msg.reason}});
         s.session.reset();
         self->quit();
       },
@@ -85,17 +104,17 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
 
 connection_actor spawn_connection_actor(caf::actor_system& system, context_ptr context,
                                         std::shared_ptr<ssh::session_commands> session,
-                                        connection_identity identity) {
-  return system.spawn(connection_behavior, std::move(context), std::move(session), std::move(identity));
+                                        connection_info info) {
+  return system.spawn(connection_behavior, std::move(context), std::move(session), std::move(info));
 }
 
 // --- session_bridge: the session thread's side -------------------------------------------
 
-session_bridge::session_bridge(context_ptr context, connection_identity identity)
-    : context_(std::move(context)), identity_(std::move(identity)) {}
+session_bridge::session_bridge(context_ptr context, connection_info info)
+    : context_(std::move(context)), info_(std::move(info)) {}
 
 void session_bridge::bind(std::shared_ptr<ssh::session_commands> session) {
-  actor_ = spawn_connection_actor(*context_->system, context_, std::move(session), identity_);
+  actor_ = spawn_connection_actor(*context_->system, context_, std::move(session), info_);
 }
 
 bool session_bridge::check_password(const std::string& user, const std::string& password,
@@ -106,10 +125,10 @@ bool session_bridge::check_password(const std::string& user, const std::string& 
   bool admitted = false;
   auto deadline = context_->config->auth.auth_timeout + std::chrono::seconds(1);
   waiter->request(actor_, deadline, conn_password{user, password, client_version})
-      .receive([&](password_verdict& verdict) { admitted = verdict.success; },
+      .receive([&](auth_verdict& verdict) { admitted = verdict.success; },
                [&](caf::error& err) {
                  log::warning("AUTH_TIMEOUT", "password check did not finish: " + waiter->system().render(err),
-                              {{"connectionId", identity_.connection_id}, {"username", user}});
+                              {{"connectionId", info_.connection_id}, {"username", user}});
                });
   return admitted;
 }

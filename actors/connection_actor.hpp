@@ -3,7 +3,7 @@
 // about passwords, owns the connection's channel actors and its container supervisor, and
 // routes the session thread's events to the channel they belong to.
 //
-// accepts conn_password (-> password_verdict), conn_authenticated, conn_channel_opened,
+// accepts conn_password (-> auth_verdict), conn_authenticated, conn_channel_opened,
 //         the ch_* channel events (routed by channel id), conn_disconnected
 // The session thread talks to it through session_bridge (below), never directly.
 
@@ -25,21 +25,21 @@ struct conn_channel_opened { ssh::channel_id ch; };
 struct conn_disconnected { std::string reason; };
 
 using connection_actor = caf::typed_actor<
-    caf::replies_to<conn_password>::with<password_verdict>, caf::reacts_to<conn_authenticated>,
+    caf::replies_to<conn_password>::with<auth_verdict>, caf::reacts_to<conn_authenticated>,
     caf::reacts_to<conn_channel_opened>, caf::reacts_to<conn_disconnected>, caf::reacts_to<ch_pty>,
     caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>, caf::reacts_to<ch_signal>,
     caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>, caf::reacts_to<ch_closed>>;
 
 connection_actor spawn_connection_actor(caf::actor_system& system, context_ptr context,
                                         std::shared_ptr<ssh::session_commands> session,
-                                        connection_identity identity);
+                                        connection_info info);
 
 /// Creates the events sink for a new SSH session: it turns the session thread's callbacks
 /// into messages to a connection actor, which it spawns once the session's command
 /// interface is known (see ssh::start_session_thread's before_start).
 class session_bridge : public ssh::session_events {
  public:
-  session_bridge(context_ptr context, connection_identity identity);
+  session_bridge(context_ptr context, connection_info info);
   /// Spawns the connection actor; call before the session thread runs.
   void bind(std::shared_ptr<ssh::session_commands> session);
 
@@ -60,7 +60,7 @@ class session_bridge : public ssh::session_events {
 
  private:
   context_ptr context_;
-  connection_identity identity_;
+  connection_info info_;
   connection_actor actor_;
   std::set<ssh::channel_id> programs_started_;  // session thread only
 };

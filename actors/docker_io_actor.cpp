@@ -45,6 +45,7 @@ constexpr std::chrono::seconds stream_grace{2};
 
 struct io_state {
   context_ptr context;
+  std::shared_ptr<const config::app_config> config;
   docker::session_request request;
   channel_actor channel;
   container_supervisor supervisor;
@@ -159,9 +160,9 @@ void apply_size(self_ptr self) {
 
 void create_container(self_ptr self) {
   auto& st = self->state;
-  auto body = docker::build_create_body(st.context->config->docker.execution, st.request);
+  auto body = docker::build_create_body(st.config->docker.execution, st.request);
   auto me = handle_of(self);
-  st.context->engine->create_container(body, st.context->config->docker.execution.container_name,
+  st.context->engine->create_container(body, st.config->docker.execution.container_name,
                                        [me](result<std::string> r) {
                                          if (r.ok()) {
                                            caf::anon_send(me, io_created{true, r.value(), ""});
@@ -175,7 +176,7 @@ void create_container(self_ptr self) {
 /// IfNotPresent pulls only when the image is absent locally; Always pulls first.
 void ensure_image(self_ptr self) {
   auto& st = self->state;
-  const auto& exec = st.context->config->docker.execution;
+  const auto& exec = st.config->docker.execution;
   const std::string image = exec.container.image;
   auto me = handle_of(self);
   auto engine = st.context->engine;
@@ -206,10 +207,13 @@ void ensure_image(self_ptr self) {
   }
 }
 
-io_impl::behavior_type io_behavior(self_ptr self, context_ptr context, docker::session_request request,
-                                   channel_actor channel, container_supervisor supervisor) {
+io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
+                                   std::shared_ptr<const config::app_config> config,
+                                   docker::session_request request, channel_actor channel,
+                                   container_supervisor supervisor) {
   auto& st = self->state;
   st.context = std::move(context);
+  st.config = std::move(config);
   st.request = std::move(request);
   st.channel = std::move(channel);
   st.supervisor = std::move(supervisor);
@@ -395,10 +399,11 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context, docker::s
 }  // namespace
 
 docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
+                                      std::shared_ptr<const config::app_config> config,
                                       docker::session_request request, channel_actor channel,
                                       container_supervisor supervisor) {
-  auto impl = system.spawn(io_behavior, std::move(context), std::move(request), std::move(channel),
-                           std::move(supervisor));
+  auto impl = system.spawn(io_behavior, std::move(context), std::move(config), std::move(request),
+                           std::move(channel), std::move(supervisor));
   return caf::actor_cast<docker_io_actor>(impl);
 }
 

@@ -32,7 +32,9 @@ using docker_io_actor = caf::typed_actor<caf::reacts_to<io_stdin>, caf::reacts_t
                                          caf::reacts_to<io_resize>, caf::reacts_to<io_signal>,
                                          caf::reacts_to<io_credit>, caf::reacts_to<io_stop>>;
 
+/// `config` is the connection's configuration (file merged with the config server's answer).
 docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
+                                      std::shared_ptr<const config::app_config> config,
                                       docker::session_request request, channel_actor channel,
                                       container_supervisor supervisor);
 

@@ -140,8 +140,8 @@ int run_server(config::app_config cfg) {
   actors::context_ptr shared_context = context;
   ssh::session_limits limits;
   listener->start([&](ssh_session_struct* session, int, std::string peer) {
-    actors::connection_identity identity{random_hex_id(), "", peer, ""};
-    auto bridge = std::make_shared<actors::session_bridge>(shared_context, identity);
+    actors::connection_info info{random_hex_id(), "", peer, "", context->config, {}};
+    auto bridge = std::make_shared<actors::session_bridge>(shared_context, info);
     ssh::start_session_thread(session, bridge, limits, peer, [&](std::shared_ptr<ssh::session_commands> commands) {
       sessions.add(commands);
       bridge->bind(std::move(commands));

@@ -351,10 +351,32 @@ if ((others > 0)); then
   info "$others container(s) labelled $MANAGED_LABEL exist that do not belong to this test's connections"
 fi
 
-# --- result ------------------------------------------------------------------------------
+# --- graceful stop -------------------------------------------------------------------------
+# SIGTERM ends the server cleanly (exit 0). Under the sanitizer build a leak or memory error
+# found at exit makes the exit code non-zero, so this check also catches those.
 if ! alive "$SERVER_PID"; then
   fail "the server process died during the test"
+else
+  kill -TERM "$SERVER_PID"
+  server_rc=0
+  for ((i = 0; i < 100; i++)); do
+    alive "$SERVER_PID" || break
+    sleep 0.1
+  done
+  if alive "$SERVER_PID"; then
+    fail "graceful stop: the server did not exit within 10 s of SIGTERM"
+  else
+    wait "$SERVER_PID" || server_rc=$?
+    SERVER_PID=""
+    if ((server_rc == 0)) && grep -q SERVER_STOPPED "$TMP/server.log"; then
+      pass "graceful stop: the server exited 0 after SIGTERM and logged SERVER_STOPPED"
+    else
+      fail "graceful stop: exit code $server_rc after SIGTERM (see the server log for sanitizer reports)"
+    fi
+  fi
 fi
+
+# --- result ------------------------------------------------------------------------------
 if ((FAILED > 0)); then
   echo "e2e_exec: $FAILED of $CHECKS checks FAILED"
   exit 1

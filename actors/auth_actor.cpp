@@ -1,133 +1,324 @@
 #include "actors/auth_actor.hpp"
 
+#include <functional>
+#include <map>
 #include <unordered_map>
+#include <vector>
 
+#include "auth/users_file_backend.hpp"
 #include "common/log.hpp"
-#include "protocol/auth_webhook.hpp"
-#include "protocol/http_endpoint.hpp"
+#include "protocol/webhook_client.hpp"
 
 namespace cssh::actors {
 namespace {
 
-// The webhook's answer, carried from the reactor thread back into the actor.
-struct webhook_answer {
-  std::uint64_t request_id = 0;
-  bool transport_ok = false;
-  unsigned status = 0;
+// A webhook call's outcome, carried from the reactor thread back into the actor.
+struct webhook_done {
+  std::uint64_t id = 0;
+  bool ok = false;
   std::string body;
-  std::string error;
+  failure error;
+};
+
+// Work for the users-file workers (crypt(3) blocks, so it runs on their own threads).
+struct file_password_job {
+  std::string username;
+  std::string password;
+};
+struct file_key_job {
+  std::string username;
+  std::string public_key;
 };
 
 }  // namespace
 }  // namespace cssh::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::webhook_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::webhook_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::file_password_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::file_key_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::auth::file_verdict)
 
 namespace cssh::actors {
 namespace {
 
-using auth_actor_impl = auth_actor::extend<caf::reacts_to<webhook_answer>>;
+using auth_actor_impl = auth_actor::extend<caf::reacts_to<webhook_done>>;
+
+using file_worker = caf::typed_actor<caf::replies_to<file_password_job>::with<auth::file_verdict>,
+                                     caf::replies_to<file_key_job>::with<auth::file_verdict>>;
+
+/// Users-file checks per worker thread; two workers per file let two slow hashes run at once.
+constexpr int workers_per_file = 2;
+
+file_worker::behavior_type file_worker_behavior(std::shared_ptr<auth::users_file_backend> backend) {
+  return {
+      [backend](file_password_job& job) { return backend->check_password(job.username, job.password); },
+      [backend](file_key_job& job) { return backend->check_public_key(job.username, job.public_key); },
+  };
+}
+
+/// Where one method's checks go, prepared before the actor starts.
+struct method_backend {
+  const char* method = "";  // for logs: "password" / "publickey"
+  std::shared_ptr<const webhook::client> webhook;
+  std::shared_ptr<auth::users_file_backend> file;
+  std::vector<file_worker> workers;  // spawned by the actor for `file`
+  std::size_t next_worker = 0;
+  std::string unusable;  // why this method cannot be used (not configured)
+};
+
+struct prepared_backends {
+  method_backend password;
+  method_backend public_key;
+  std::shared_ptr<const webhook::client> authz;
+  std::chrono::milliseconds auth_timeout{60000};
+};
 
 struct auth_state {
   std::shared_ptr<http::reactor> reactor;
-  config::auth_config config;
-  std::optional<http::endpoint> endpoint;
-  std::string endpoint_error;
+  prepared_backends backends;
   std::uint64_t next_id = 1;
-  struct pending_check {
-    caf::typed_response_promise<auth_verdict> promise;
-    std::string username;
-    std::string connection_id;
-  };
-  std::unordered_map<std::uint64_t, pending_check> pending;
+  std::unordered_map<std::uint64_t, std::function<void(result<std::string>)>> pending;
 };
 
-auth_verdict verdict_from(const webhook_answer& answer) {
-  if (!answer.transport_ok) return denied("authentication webhook unreachable: " + answer.error);
-  if (answer.status != 200) {
-    return denied("authentication webhook answered HTTP " + std::to_string(answer.status));
-  }
-  auto decoded = auth_webhook::decode_auth_response(answer.body);
-  if (!decoded) return denied(decoded.error().message);
-  if (!decoded->success) return denied("authentication webhook rejected the password");
-  return {true, "", decoded->authenticated_username, decoded->environment};
+using self_ptr = auth_actor_impl::stateful_pointer<auth_state>;
+
+nlohmann::json details_of(const auth_webhook::login_context& login, const char* method) {
+  return {{"username", login.username}, {"connectionId", login.connection_id}, {"method", method}};
 }
 
-auth_actor_impl::behavior_type auth_behavior(auth_actor_impl::stateful_pointer<auth_state> self,
-                                             std::shared_ptr<http::reactor> reactor,
-                                             config::auth_config config) {
+login_deadline effective_deadline(self_ptr self, login_deadline given) {
+  if (given != login_deadline{}) return given;
+  return std::chrono::steady_clock::now() + self->state.backends.auth_timeout;
+}
+
+/// POSTs to a webhook; `then` runs inside the actor with the 200 body or the final failure.
+void call_webhook(self_ptr self, const std::shared_ptr<const webhook::client>& client, const std::string& path,
+                  std::string body, login_deadline deadline, nlohmann::json log_details,
+                  std::function<void(result<std::string>)> then) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.pending.emplace(id, std::move(then));
+  webhook::call c;
+  c.path = path;
+  c.body = std::move(body);
+  c.deadline = deadline;
+  c.on_failed_attempt = [log_details, path](const webhook::attempt_failure& f) {
+    auto d = log_details;
+    d["attempt"] = f.attempt;
+    d["endpoint"] = path;
+    std::string what = f.will_retry ? "; retrying in " + std::to_string(f.retry_in.count()) + " ms" : "; giving up";
+    log::warning("AUTH_WEBHOOK_ATTEMPT_FAILED", "webhook call failed: " + f.reason + what, d);
+  };
+  auto me = caf::actor_cast<caf::actor>(self);
+  webhook::post(*st.reactor, client, std::move(c), [me, id](result<std::string> r) {
+    webhook_done done;
+    done.id = id;
+    done.ok = r.ok();
+    if (r.ok()) {
+      done.body = std::move(r.value());
+    } else {
+      done.error = r.error();
+    }
+    caf::anon_send(me, std::move(done));
+  });
+}
+
+/// The last step of every successful authentication: `auth.authz`, when configured.
+void authorize_then_deliver(self_ptr self, auth_webhook::login_context login, auth_verdict verdict,
+                            login_deadline deadline, const char* method,
+                            caf::typed_response_promise<auth_verdict> promise) {
+  auto& st = self->state;
+  if (!verdict.success || !st.backends.authz) {
+    promise.deliver(std::move(verdict));
+    return;
+  }
+  const std::string authenticated =
+      verdict.authenticated_username.empty() ? login.username : verdict.authenticated_username;
+  login.meta = verdict.meta;
+  auto details = details_of(login, method);
+  details["authenticatedUsername"] = authenticated;
+  call_webhook(self, st.backends.authz, "/authz", auth_webhook::encode_authz_request(login, authenticated), deadline,
+               details, [=](result<std::string> r) mutable {
+                 if (!r) {
+                   log::warning("AUTHZ_WEBHOOK_FAILED", "authorization webhook failed: " + r.error().message, details);
+                   promise.deliver(denied("authorization webhook failed: " + r.error().message));
+                   return;
+                 }
+                 auto answer = auth_webhook::decode_auth_response(r.value());
+                 if (!answer) {
+                   log::warning("AUTHZ_WEBHOOK_BAD_RESPONSE", "authorization " + answer.error().message, details);
+                   promise.deliver(denied(answer.error().message));
+                   return;
+                 }
+                 if (!answer->success) {
+                   log::info("AUTHZ_DENIED", "the authorization webhook refused the login", details);
+                   promise.deliver(denied("the authorization webhook refused the login"));
+                   return;
+                 }
+                 verdict.meta.merge(answer->meta);
+                 if (!answer->authenticated_username.empty())
+                   verdict.authenticated_username = answer->authenticated_username;
+                 promise.deliver(std::move(verdict));
+               });
+}
+
+/// Checks one credential against the method's backend.
+template <class Job>
+caf::result<auth_verdict> check(self_ptr self, method_backend& backend, const std::string& endpoint,
+                                std::string body, Job job, auth_webhook::login_context login,
+                                login_deadline deadline) {
+  if (!backend.webhook && !backend.file) return denied(backend.unusable);
+  auto promise = self->make_response_promise<auth_verdict>();
+  const char* method = backend.method;
+  auto details = details_of(login, method);
+  if (backend.file) {
+    auto worker = backend.workers[backend.next_worker++ % backend.workers.size()];
+    self->request(worker, caf::infinite, std::move(job))
+        .then(
+            [=](auth::file_verdict& v) mutable {
+              if (!v.success) {
+                auto d = details;
+                d["reason"] = v.reason;
+                log::info("AUTH_FAILED", "the users file refused the login", d);
+                promise.deliver(denied(v.reason));
+                return;
+              }
+              auth_verdict verdict;
+              verdict.success = true;
+              verdict.image = v.image;
+              for (auto& [name, value] : v.environment) verdict.meta.environment[name] = {value, false};
+              authorize_then_deliver(self, login, std::move(verdict), deadline, method, promise);
+            },
+            [=](caf::error& err) mutable {
+              promise.deliver(denied("users file worker failed: " + self->system().render(err)));
+            });
+    return promise;
+  }
+  call_webhook(self, backend.webhook, endpoint, std::move(body), deadline, details,
+               [=](result<std::string> r) mutable {
+                 if (!r) {
+                   log::warning("AUTH_WEBHOOK_FAILED", "authentication webhook failed: " + r.error().message, details);
+                   promise.deliver(denied(r.error().message));
+                   return;
+                 }
+                 auto answer = auth_webhook::decode_auth_response(r.value());
+                 if (!answer) {
+                   log::warning("AUTH_WEBHOOK_BAD_RESPONSE", answer.error().message + " (not retried)", details);
+                   promise.deliver(denied(answer.error().message));
+                   return;
+                 }
+                 if (!answer->success) {
+                   log::info("AUTH_FAILED", "the authentication webhook refused the login", details);
+                   promise.deliver(denied("the authentication webhook refused the credentials"));
+                   return;
+                 }
+                 auth_verdict verdict;
+                 verdict.success = true;
+                 verdict.authenticated_username = answer->authenticated_username;
+                 verdict.meta = std::move(answer->meta);
+                 authorize_then_deliver(self, login, std::move(verdict), deadline, method, promise);
+               });
+  return promise;
+}
+
+auth_webhook::login_context login_of(const std::string& username, const std::string& remote_address,
+                                     const std::string& connection_id, const std::string& client_version) {
+  auth_webhook::login_context login;
+  login.username = username;
+  login.remote_address = remote_address;
+  login.connection_id = connection_id;
+  login.client_version = client_version;
+  return login;
+}
+
+auth_actor_impl::behavior_type auth_behavior(self_ptr self, std::shared_ptr<http::reactor> reactor,
+                                             prepared_backends backends) {
   auto& st = self->state;
   st.reactor = std::move(reactor);
-  st.config = std::move(config);
-  if (st.config.password.method == "webhook") {
-    auto ep = http::parse_url(st.config.password.webhook.url);
-    if (ep) {
-      st.endpoint = ep.value();
-    } else {
-      st.endpoint_error = ep.error().message;
-    }
-  }
+  st.backends = std::move(backends);
+  // Linked: when this actor ends (server shutdown), its workers end with it.
+  for (method_backend* m : {&st.backends.password, &st.backends.public_key})
+    for (auto& w : m->workers) self->link_to(w);
   return {
-      [=](password_check& check) -> caf::result<auth_verdict> {
-        auto& s = self->state;
-        if (s.config.password.method != "webhook") {
-          return denied("password authentication is not configured");
-        }
-        if (!s.endpoint) return denied(s.endpoint_error);
-        auto id = s.next_id++;
-        auto promise = self->make_response_promise<auth_verdict>();
-        s.pending.emplace(id, auth_state::pending_check{promise, check.username, check.connection_id});
-
-        auth_webhook::password_request body{check.username, check.remote_address, check.connection_id,
-                                            check.client_version, check.password};
-        http::request req;
-        req.method = "POST";
-        req.target = s.endpoint->base_path + "/password";
-        req.body = auth_webhook::encode_password_request(body);
-        req.timeout = s.config.password.webhook.timeout;
-        auto me = caf::actor_cast<caf::actor>(self);
-        http::async_call(*s.reactor, *s.endpoint, std::move(req), [me, id](result<http::response> r) {
-          webhook_answer answer;
-          answer.request_id = id;
-          answer.transport_ok = r.ok();
-          if (r.ok()) {
-            answer.status = r->status;
-            answer.body = std::move(r->body);
-          } else {
-            answer.error = r.error().message;
-          }
-          caf::anon_send(me, std::move(answer));
-        });
-        return promise;
+      [=](password_check& c) -> caf::result<auth_verdict> {
+        auto login = login_of(c.username, c.remote_address, c.connection_id, c.client_version);
+        std::string body = self->state.backends.password.webhook ? auth_webhook::encode_password_request(login, c.password)
+                                                                 : std::string();
+        return check(self, self->state.backends.password, "/password", std::move(body),
+                     file_password_job{c.username, c.password}, login, effective_deadline(self, c.deadline));
       },
-      [=](pubkey_check&) -> caf::result<auth_verdict> {
-        // Public key backends arrive with issue 8.
-        return denied("public key authentication is not configured");
+      [=](pubkey_check& c) -> caf::result<auth_verdict> {
+        auto login = login_of(c.username, c.remote_address, c.connection_id, c.client_version);
+        std::string body = self->state.backends.public_key.webhook
+                               ? auth_webhook::encode_pubkey_request(login, c.public_key)
+                               : std::string();
+        return check(self, self->state.backends.public_key, "/pubkey", std::move(body),
+                     file_key_job{c.username, c.public_key}, login, effective_deadline(self, c.deadline));
       },
-      [=](webhook_answer& answer) {
+      [=](webhook_done& done) {
         auto& s = self->state;
-        auto it = s.pending.find(answer.request_id);
+        auto it = s.pending.find(done.id);
         if (it == s.pending.end()) return;
-        auto verdict = verdict_from(answer);
-        if (!verdict.success && answer.transport_ok && answer.status == 200) {
-          log::info("AUTH_FAILED", "password rejected",
-                    {{"username", it->second.username}, {"connectionId", it->second.connection_id},
-                     {"reason", verdict.reason}});
-        } else if (!verdict.success) {
-          log::warning("AUTH_WEBHOOK_FAILED", verdict.reason,
-                       {{"username", it->second.username}, {"connectionId", it->second.connection_id}});
-        }
-        it->second.promise.deliver(std::move(verdict));
+        auto then = std::move(it->second);
         s.pending.erase(it);
+        if (done.ok) {
+          then(std::move(done.body));
+        } else {
+          then(std::move(done.error));
+        }
       },
   };
+}
+
+webhook::client_settings settings_of(const config::webhook_client_config& w) {
+  return {w.url, w.timeout, w.cacert, w.cert, w.key, w.allow_redirects};
 }
 
 }  // namespace
 
-auth_actor spawn_auth_actor(caf::actor_system& system, std::shared_ptr<http::reactor> reactor,
-                            config::auth_config config) {
-  auto impl = system.spawn(auth_behavior, std::move(reactor), std::move(config));
+result<auth_actor> spawn_auth_actor(caf::actor_system& system, std::shared_ptr<http::reactor> reactor,
+                                    const config::auth_config& config, std::vector<std::string>* warnings) {
+  prepared_backends b;
+  b.auth_timeout = config.auth_timeout;
+  std::map<std::string, std::shared_ptr<auth::users_file_backend>> files;  // one per path
+  auto prepare = [&](const config::auth_method_config& cfg, const char* key, const char* method,
+                     method_backend& out) -> result<void> {
+    out.method = method;
+    if (cfg.method == "webhook") {
+      auto client = webhook::make_client(settings_of(cfg.webhook), std::string("auth.") + key + ".webhook", warnings);
+      if (!client) return client.error();
+      out.webhook = client.value();
+    } else if (cfg.method == "file") {
+      auto& shared = files[cfg.file.path];
+      if (!shared) {
+        auto opened = auth::users_file_backend::open(cfg.file.path);
+        if (!opened) return fail(opened.error().code, std::string("auth.") + key + ".file: " + opened.error().message);
+        shared = opened.value();
+      }
+      out.file = shared;
+    } else {
+      out.unusable = std::string(method) + " authentication is not configured";
+    }
+    return {};
+  };
+  if (auto r = prepare(config.password, "password", "password", b.password); !r) return r.error();
+  if (auto r = prepare(config.public_key, "publicKey", "publickey", b.public_key); !r) return r.error();
+  if (config.authz.method == "webhook") {
+    auto client = webhook::make_client(settings_of(config.authz.webhook), "auth.authz.webhook", warnings);
+    if (!client) return client.error();
+    b.authz = client.value();
+  }
+  // One set of workers per users file, shared by the methods that use it. Spawned here rather
+  // than by the actor so that they exist (and count as server-wide actors) once this returns.
+  std::map<auth::users_file_backend*, std::vector<file_worker>> pools;
+  for (method_backend* m : {&b.password, &b.public_key}) {
+    if (!m->file) continue;
+    auto& pool = pools[m->file.get()];
+    if (pool.empty())
+      for (int i = 0; i < workers_per_file; ++i) pool.push_back(system.spawn<caf::detached>(file_worker_behavior, m->file));
+    m->workers = pool;
+  }
+  auto impl = system.spawn(auth_behavior, std::move(reactor), std::move(b));
   return caf::actor_cast<auth_actor>(impl);
 }
 

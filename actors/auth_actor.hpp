@@ -1,21 +1,29 @@
 #pragma once
-// auth_actor: asks the authentication webhook whether a login may proceed.
-// One per server; it never blocks (HTTP runs on the reactor) and keeps no per-user state.
+// auth_actor: decides whether a login may proceed. One per server; keeps no per-user state.
+//
+// Each method (password, public key) goes to its configured backend: the ContainerSSH webhook
+// (POST {url}/password or /pubkey, retried with back-off until the login's deadline) or the
+// built-in users file (checked on detached worker threads, since crypt(3) blocks). After a
+// successful authentication, `auth.authz` (POST {url}/authz) may still refuse the login.
 //
 // accepts  password_check            -> replies auth_verdict
 //          pubkey_check              -> replies auth_verdict   (the signature is already verified)
-// internal webhook_answer (from the HTTP reactor thread)
+// internal webhook_done (from the HTTP reactor thread); file checks go to its worker actors
 
 #include <caf/all.hpp>
+#include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 
+#include "common/result.hpp"
 #include "config/app_config.hpp"
+#include "protocol/auth_webhook.hpp"
 #include "protocol/http_client.hpp"
 
 namespace cssh::actors {
+
+using login_deadline = std::chrono::steady_clock::time_point;
 
 struct password_check {
   std::string username;
@@ -23,6 +31,8 @@ struct password_check {
   std::string remote_address;  // "ip:port"
   std::string connection_id;
   std::string client_version;
+  /// When the whole login must be decided (default: auth.authTimeout from now).
+  login_deadline deadline{};
 };
 
 /// Does this public key belong to the user? The server has verified the client holds it.
@@ -32,6 +42,7 @@ struct pubkey_check {
   std::string remote_address;
   std::string connection_id;
   std::string client_version;
+  login_deadline deadline{};
 };
 
 struct auth_verdict {
@@ -39,8 +50,10 @@ struct auth_verdict {
   std::string reason;  // why not, for the log (never contains the password)
   /// The name the backend says the user is (ContainerSSH's authenticatedUsername); empty = as typed.
   std::string authenticated_username;
-  /// Environment for the user's containers from the answer.
-  std::map<std::string, std::string> environment;
+  /// metadata, environment and files from the answers (authentication, then authorization).
+  auth_webhook::connection_metadata meta;
+  /// The users file's per-user image; empty = the configuration's.
+  std::string image;
 };
 
 /// A refusal with its reason.
@@ -53,8 +66,11 @@ inline auth_verdict denied(std::string reason) {
 using auth_actor = caf::typed_actor<caf::replies_to<password_check>::with<auth_verdict>,
                                     caf::replies_to<pubkey_check>::with<auth_verdict>>;
 
-auth_actor spawn_auth_actor(caf::actor_system& system, std::shared_ptr<http::reactor> reactor,
-                            config::auth_config config);
+/// Builds every backend first (webhook URLs and TLS settings, users files with their hashes):
+/// a configuration that cannot work fails here, before the server listens. `warnings` gets
+/// settings that are accepted but unused (e.g. cacert on an http:// URL).
+result<auth_actor> spawn_auth_actor(caf::actor_system& system, std::shared_ptr<http::reactor> reactor,
+                                    const config::auth_config& config, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace cssh::actors
 

@@ -6,6 +6,7 @@
 #include "actors/docker_io_actor.hpp"
 #include "common/log.hpp"
 #include "docker/container_spec.hpp"
+#include "protocol/ssh_signals.hpp"
 
 namespace cssh::actors {
 namespace {
@@ -114,6 +115,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
                           port_of(s.info.remote_address) + " 22");
         if (msg.kind == ssh::program_kind::exec) req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
         for (const auto& [name, value] : s.info.environment) req.env.push_back(name + "=" + value);
+        for (const auto& [path, file] : s.info.files) req.files[path] = file.value;
         auto io = spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
                                         caf::actor_cast<channel_actor>(self), s.supervisor);
         if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
@@ -126,12 +128,22 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       },
       [=](ch_signal& msg) {
         auto& s = self->state;
+        if (!ssh::is_rfc4254_signal(msg.name)) {
+          log::info("SSH_SIGNAL_UNKNOWN", "ignoring a signal request with a name RFC 4254 does not define",
+                    {{"connectionId", s.info.connection_id}, {"signal", msg.name}});
+          return;
+        }
         if (s.io) self->send(*s.io, io_signal{msg.name});
       },
       [=](ch_data& msg) {
         auto& s = self->state;
-        // Data before a program exists has nowhere to go (OpenSSH drops it too).
-        if (s.io) self->send(*s.io, io_stdin{std::move(msg.bytes)});
+        if (s.io) {
+          self->send(*s.io, io_stdin{std::move(msg.bytes)});
+        } else {
+          // Data before a program exists has nowhere to go (OpenSSH drops it too); the
+          // client's window must not shrink for it.
+          s.session->input_consumed(s.ch, msg.bytes.size());
+        }
       },
       [=](ch_eof&) {
         auto& s = self->state;
@@ -153,8 +165,21 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       [=](program_exited& msg) {
         auto& s = self->state;
         log::debug("SSH_PROGRAM_EXITED", "program exited",
-                   {{"connectionId", s.info.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code}});
-        finish_with(self, msg.exit_code);
+                   {{"connectionId", s.info.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code},
+                    {"signal", msg.signal_name}});
+        if (msg.signal_name.empty()) {
+          finish_with(self, msg.exit_code);
+        } else {
+          // OpenSSH sends exit-signal instead of exit-status for a program killed by a signal.
+          s.session->send_exit_signal(s.ch, msg.signal_name, false, "");
+          s.session->send_eof(s.ch);
+          s.session->close_channel(s.ch);
+          s.done = true;
+        }
+      },
+      [=](program_input_consumed& msg) {
+        auto& s = self->state;
+        s.session->input_consumed(s.ch, msg.bytes);
       },
       [=](program_failed& msg) {
         auto& s = self->state;

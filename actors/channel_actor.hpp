@@ -6,7 +6,7 @@
 // accepts (from connection_actor, i.e. from the client):
 //   ch_pty, ch_env, ch_program, ch_window, ch_signal, ch_data, ch_eof, ch_drained, ch_closed
 // accepts (from its docker_io_actor):
-//   program_output, program_exited, program_failed
+//   program_output, program_exited, program_failed, program_input_consumed
 // sends: commands to the SSH session (write, exit-status, EOF, close) and io_* to docker_io
 
 #include <caf/all.hpp>
@@ -16,6 +16,7 @@
 
 #include "actors/container_supervisor.hpp"
 #include "actors/server_context.hpp"
+#include "protocol/auth_webhook.hpp"
 #include "protocol/ssh_session_events.hpp"
 
 namespace cssh::actors {
@@ -33,14 +34,17 @@ struct ch_drained { ssh::channel_id ch; std::size_t bytes; };
 struct ch_closed { ssh::channel_id ch; };
 
 struct program_output { ssh::output_stream stream; std::string bytes; };
-struct program_exited { int exit_code; };
+/// `signal_name` is set (RFC 4254 name, e.g. "KILL") when the program died of a signal.
+struct program_exited { int exit_code; std::string signal_name; };
+/// `bytes` of input reached the program: credit for the client's window.
+struct program_input_consumed { std::size_t bytes; };
 struct program_failed { int exit_code; std::string message; };
 
 using channel_actor = caf::typed_actor<
     caf::reacts_to<ch_pty>, caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>,
     caf::reacts_to<ch_signal>, caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>,
     caf::reacts_to<ch_closed>, caf::reacts_to<program_output>, caf::reacts_to<program_exited>,
-    caf::reacts_to<program_failed>>;
+    caf::reacts_to<program_failed>, caf::reacts_to<program_input_consumed>>;
 
 /// Who a connection belongs to and what its containers look like: for container labels,
 /// environment and logs. Filled in as the connection progresses (authentication, config server).
@@ -53,6 +57,11 @@ struct connection_info {
   std::shared_ptr<const config::app_config> config;
   /// Environment for the connection's programs from the auth (and config) webhook answers.
   std::map<std::string, std::string> environment;
+  /// The webhook answers' metadata (for the logs; sensitive values are never logged).
+  auth_webhook::value_map metadata;
+  /// Files the webhook answers asked for (absolute path -> contents): written into every
+  /// container of the connection before its program starts.
+  auth_webhook::value_map files;
 };
 
 channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
@@ -73,3 +82,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_closed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_output)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_exited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_failed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_input_consumed)

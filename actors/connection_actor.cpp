@@ -26,6 +26,64 @@ void route(self_ptr self, Message& msg) {
   if (it != st.channels.end()) self->send(it->second, std::move(msg));
 }
 
+/// Asks the auth actor; on success remembers what the answer said about the user, so that
+/// conn_authenticated (sent by the session when it admits the user) can make it final.
+/// After a successful check (authorization included) the config fetch actor makes this
+/// connection's configuration; a config server that fails ends the login: the attempt is refused
+/// and the connection closed, so the client does not retry against a broken server.
+template <class Check>
+caf::result<auth_verdict> authenticate(self_ptr self, Check check) {
+  auto promise = self->make_response_promise<auth_verdict>();
+  // One deadline for the whole login (authentication, authorization, config server); the
+  // session thread waiting on us gives up a little after it.
+  check.deadline = std::chrono::steady_clock::now() + self->state.context->config->auth.auth_timeout;
+  const auto deadline = check.deadline;
+  const std::string typed_username = check.username;
+  self->request(self->state.context->auth, caf::infinite, std::move(check))
+      .then(
+          [=](auth_verdict& verdict) mutable {
+            if (!verdict.success) {
+              promise.deliver(std::move(verdict));
+              return;
+            }
+            auto& s = self->state;
+            config_request req;
+            req.login = {typed_username, s.info.remote_address, s.info.connection_id, s.info.client_version, verdict.meta};
+            req.authenticated_username =
+                verdict.authenticated_username.empty() ? typed_username : verdict.authenticated_username;
+            req.image = verdict.image;
+            req.deadline = deadline;
+            self->request(s.context->config_fetch, caf::infinite, std::move(req))
+                .then(
+                    [=](config_answer& answer) mutable {
+                      auto& s2 = self->state;
+                      if (!answer.ok) {
+                        log::warning("CONFIG_SERVER_FAILED", "login refused: " + answer.reason,
+                                     {{"connectionId", s2.info.connection_id}, {"username", typed_username}});
+                        if (s2.session)
+                          s2.session->disconnect("login refused: the configuration server could not be used");
+                        promise.deliver(denied(answer.reason));
+                        return;
+                      }
+                      verdict.meta.merge(answer.meta);
+                      s2.info.config = answer.config;
+                      s2.info.environment.clear();
+                      for (const auto& [name, v] : verdict.meta.environment) s2.info.environment[name] = v.value;
+                      s2.info.metadata = verdict.meta.metadata;
+                      s2.info.files = verdict.meta.files;
+                      s2.pending_username = verdict.authenticated_username;
+                      promise.deliver(std::move(verdict));
+                    },
+                    [=](caf::error& err) mutable {
+                      promise.deliver(denied("config fetch actor failed: " + self->system().render(err)));
+                    });
+          },
+          [=](caf::error& err) mutable {
+            promise.deliver(denied("auth actor failed: " + self->system().render(err)));
+          });
+  return promise;
+}
+
 connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr context,
                                                     std::shared_ptr<ssh::session_commands> session,
                                                     connection_info info) {
@@ -38,36 +96,29 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
   return {
       [=](conn_password& msg) -> caf::result<auth_verdict> {
         auto& s = self->state;
-        password_check check{msg.username, msg.password, s.info.remote_address, s.info.connection_id,
-                             msg.client_version};
         s.info.client_version = msg.client_version;
-        auto promise = self->make_response_promise<auth_verdict>();
-        // No deadline here: the auth actor answers within auth.authTimeout, and the session
-        // thread waiting on us has its own.
-        self->request(s.context->auth, caf::infinite, std::move(check))
-            .then(
-                [=](auth_verdict& verdict) mutable {
-                  if (verdict.success) {
-                    // Remembered now; conn_authenticated (from the session) makes it final.
-                    self->state.info.environment = verdict.environment;
-                    if (!verdict.authenticated_username.empty()) {
-                      self->state.pending_username = verdict.authenticated_username;
-                    }
-                  }
-                  promise.deliver(std::move(verdict));
-                },
-                [=](caf::error& err) mutable {
-                  promise.deliver(denied("auth actor failed: " + self->system().render(err)));
-                });
-        return promise;
+        return authenticate(self, password_check{msg.username, msg.password, s.info.remote_address,
+                                                 s.info.connection_id, msg.client_version});
+      },
+      [=](conn_pubkey& msg) -> caf::result<auth_verdict> {
+        auto& s = self->state;
+        s.info.client_version = msg.client_version;
+        return authenticate(self, pubkey_check{msg.username, msg.public_key, s.info.remote_address,
+                                               s.info.connection_id, msg.client_version});
       },
       [=](conn_authenticated& msg) {
         auto& s = self->state;
         s.authenticated = true;
         s.info.username = s.pending_username.empty() ? msg.username : s.pending_username;
         s.supervisor = spawn_container_supervisor(*s.context->system, s.context, s.info.connection_id);
-        log::info("SSH_AUTH_SUCCESSFUL", "user authenticated",
-                  {{"connectionId", s.info.connection_id}, {"username", msg.username}});
+        nlohmann::json details{{"connectionId", s.info.connection_id}, {"username", msg.username}};
+        if (s.info.username != msg.username) details["authenticatedUsername"] = s.info.username;
+        // What the webhooks said about the user; sensitive values never reach the log.
+        if (!s.info.metadata.empty()) details["metadata"] = auth_webhook::loggable(s.info.metadata);
+        if (!s.info.files.empty()) details["files"] = auth_webhook::loggable_files(s.info.files);
+        if (s.info.config && s.info.config != s.context->config)
+          details["image"] = s.info.config->docker.execution.container.image;
+        log::info("SSH_AUTH_SUCCESSFUL", "user authenticated", details);
       },
       [=](conn_channel_opened& msg) {
         auto& s = self->state;
@@ -117,20 +168,30 @@ void session_bridge::bind(std::shared_ptr<ssh::session_commands> session) {
   actor_ = spawn_connection_actor(*context_->system, context_, std::move(session), info_);
 }
 
-bool session_bridge::check_password(const std::string& user, const std::string& password,
-                                    const std::string& client_version) {
+template <class Question>
+bool session_bridge::ask(Question question, const std::string& user) {
   // The one place the session thread waits: no channel exists yet, so nothing else of this
   // connection can stall, and other connections have threads of their own.
   caf::scoped_actor waiter{*context_->system};
   bool admitted = false;
   auto deadline = context_->config->auth.auth_timeout + std::chrono::seconds(1);
-  waiter->request(actor_, deadline, conn_password{user, password, client_version})
+  waiter->request(actor_, deadline, std::move(question))
       .receive([&](auth_verdict& verdict) { admitted = verdict.success; },
                [&](caf::error& err) {
                  log::warning("AUTH_TIMEOUT", "password check did not finish: " + waiter->system().render(err),
                               {{"connectionId", info_.connection_id}, {"username", user}});
                });
   return admitted;
+}
+
+bool session_bridge::check_password(const std::string& user, const std::string& password,
+                                    const std::string& client_version) {
+  return ask(conn_password{user, password, client_version}, user);
+}
+
+bool session_bridge::check_public_key(const std::string& user, const std::string& public_key,
+                                      const std::string& client_version) {
+  return ask(conn_pubkey{user, public_key, client_version}, user);
 }
 
 void session_bridge::authenticated(const std::string& user) { caf::anon_send(actor_, conn_authenticated{user}); }

@@ -20,12 +20,14 @@
 namespace cssh::actors {
 
 struct conn_password { std::string username; std::string password; std::string client_version; };
+struct conn_pubkey { std::string username; std::string public_key; std::string client_version; };
 struct conn_authenticated { std::string username; };
 struct conn_channel_opened { ssh::channel_id ch; };
 struct conn_disconnected { std::string reason; };
 
 using connection_actor = caf::typed_actor<
-    caf::replies_to<conn_password>::with<auth_verdict>, caf::reacts_to<conn_authenticated>,
+    caf::replies_to<conn_password>::with<auth_verdict>, caf::replies_to<conn_pubkey>::with<auth_verdict>,
+    caf::reacts_to<conn_authenticated>,
     caf::reacts_to<conn_channel_opened>, caf::reacts_to<conn_disconnected>, caf::reacts_to<ch_pty>,
     caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>, caf::reacts_to<ch_signal>,
     caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>, caf::reacts_to<ch_closed>>;
@@ -45,6 +47,8 @@ class session_bridge : public ssh::session_events {
 
   bool check_password(const std::string& user, const std::string& password,
                       const std::string& client_version) override;
+  bool check_public_key(const std::string& user, const std::string& public_key,
+                        const std::string& client_version) override;
   void authenticated(const std::string& user) override;
   void channel_opened(ssh::channel_id ch) override;
   void pty_requested(ssh::channel_id ch, const std::string& term, unsigned cols, unsigned rows) override;
@@ -59,6 +63,10 @@ class session_bridge : public ssh::session_events {
   void disconnected(const std::string& reason) override;
 
  private:
+  /// Asks the connection actor and waits for its verdict (session thread only).
+  template <class Question>
+  bool ask(Question question, const std::string& user);
+
   context_ptr context_;
   connection_info info_;
   connection_actor actor_;
@@ -68,6 +76,7 @@ class session_bridge : public ssh::session_events {
 }  // namespace cssh::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_password)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_pubkey)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_authenticated)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_channel_opened)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_disconnected)

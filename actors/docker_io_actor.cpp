@@ -1,9 +1,14 @@
 #include "actors/docker_io_actor.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <vector>
 
 #include "common/log.hpp"
+#include "docker/container_files.hpp"
+#include "docker/registry_auth.hpp"
 #include "protocol/docker_frame.hpp"
+#include "protocol/ssh_signals.hpp"
 
 namespace cssh::actors {
 namespace {
@@ -18,6 +23,8 @@ struct io_written { bool ok; std::string error; };
 struct io_waited { bool ok; std::int64_t code; std::string error; };
 /// The program exited but the stream has not ended: stop waiting for stragglers.
 struct io_stream_grace {};
+/// The webhook answers' files are in the container (or could not be put there).
+struct io_files_written { bool ok; std::string error; };
 
 }  // namespace
 }  // namespace cssh::actors
@@ -30,6 +37,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_read)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_written)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_waited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stream_grace)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_files_written)
 
 namespace cssh::actors {
 namespace {
@@ -37,10 +45,9 @@ namespace {
 using io_impl = docker_io_actor::extend<caf::reacts_to<io_image_ready>, caf::reacts_to<io_created>, caf::reacts_to<io_attached>,
                                         caf::reacts_to<io_started>, caf::reacts_to<io_read>,
                                         caf::reacts_to<io_written>, caf::reacts_to<io_waited>,
-                                        caf::reacts_to<io_stream_grace>>;
+                                        caf::reacts_to<io_stream_grace>, caf::reacts_to<io_files_written>>;
 
 constexpr std::size_t read_chunk = 64 * 1024;
-constexpr std::size_t stdin_buffer_limit = 4 * 1024 * 1024;
 constexpr std::chrono::seconds stream_grace{2};
 
 struct io_state {
@@ -68,6 +75,12 @@ struct io_state {
   bool writing = false;
   bool stdin_eof = false;
   bool stdin_closed = false;
+  std::size_t writing_bytes = 0;  // size of the write in flight, credited back when done
+
+  /// Signals delivered through SSH `signal` requests (numbers), to tell an exit by signal.
+  std::vector<int> delivered_signals;
+  /// Signals asked for before the Engine confirmed the start (output can arrive earlier).
+  std::vector<std::string> early_signals;
 
   std::optional<std::pair<unsigned, unsigned>> size;  // rows, cols
   std::optional<std::int64_t> exit_code;
@@ -103,7 +116,16 @@ void maybe_report_exit(self_ptr self) {
   auto& st = self->state;
   if (!st.exit_code || st.finished) return;
   if (!st.stream_ended) return;  // output first, exit status after
-  self->send(st.channel, program_exited{static_cast<int>(*st.exit_code)});
+  // The Engine reports a death by signal N as exit code 128+N (its init forwards the
+  // signal and exits so). We call it a signal only when we delivered that signal ourselves:
+  // a program may also exit 130 on its own.
+  int code = static_cast<int>(*st.exit_code);
+  std::string signal;
+  if (code > 128 && std::find(st.delivered_signals.begin(), st.delivered_signals.end(), code - 128) !=
+                        st.delivered_signals.end()) {
+    signal = ssh::signal_name(code - 128).value_or("");
+  }
+  self->send(st.channel, program_exited{code, signal});
   finish(self);
 }
 
@@ -139,6 +161,7 @@ void write_more(self_ptr self) {
   std::string chunk = std::move(st.stdin_queue.front());
   st.stdin_queue.pop_front();
   st.stdin_queued -= chunk.size();
+  st.writing_bytes = chunk.size();
   auto me = handle_of(self);
   st.stream->async_write(std::move(chunk), [me](result<void> r) {
     caf::anon_send(me, io_written{r.ok(), r.ok() ? "" : r.error().message});
@@ -150,6 +173,12 @@ void forward_output(self_ptr self, ssh::output_stream stream, std::string_view b
   if (bytes.empty()) return;
   st.in_flight += bytes.size();
   self->send(st.channel, program_output{stream, std::string(bytes)});
+}
+
+void deliver_signal(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  if (auto number = ssh::signal_number(name)) st.delivered_signals.push_back(*number);
+  st.context->engine->kill_container(st.container_id, name, [](result<void>) {});
 }
 
 void apply_size(self_ptr self) {
@@ -169,42 +198,59 @@ void create_container(self_ptr self) {
                                          } else {
                                            caf::anon_send(me, io_created{false, "", r.error().message});
                                          }
-                                       });
+                                       },
+                                       docker::platform_query(st.config->docker.execution));
 }
 
-/// imagePullPolicy: Never creates right away (a missing image is the Engine's clear error);
-/// IfNotPresent pulls only when the image is absent locally; Always pulls first.
+/// imagePullPolicy: IfNotPresent pulls only when the image is absent locally (whatever its tag,
+/// :latest included); Always pulls first; Never only checks, so a missing image is a clear
+/// error instead of the Engine's "No such image" from create. Pulls carry execution.auth.
 void ensure_image(self_ptr self) {
   auto& st = self->state;
   const auto& exec = st.config->docker.execution;
   const std::string image = exec.container.image;
+  const std::string connection_id = st.request.connection_id;
   auto me = handle_of(self);
   auto engine = st.context->engine;
-  auto pull = [engine, image, me]() {
-    log::info("DOCKER_IMAGE_PULL", "pulling image", {{"image", image}});
-    engine->pull_image(image, "", [me, image](result<void> r) {
-      caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : "pulling image " + image + " failed: " + r.error().message});
+  auto pull = [engine, image, me, connection_id, auth = docker::encode_registry_auth(exec.auth)]() {
+    log::info("DOCKER_IMAGE_PULL", "pulling image " + image + (auth.empty() ? "" : " with registry credentials"),
+              {{"image", image}, {"connectionId", connection_id}});
+    engine->pull_image(image, auth, [me](result<void> r) {
+      // The message already starts with "pull image <name>: ".
+      caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : r.error().message});
     });
   };
-  switch (exec.pull_policy) {
-    case config::image_pull_policy::never:
-      create_container(self);
-      return;
-    case config::image_pull_policy::always:
-      pull();
-      return;
-    case config::image_pull_policy::if_not_present:
-      engine->image_exists(image, [me, pull, image](result<bool> r) {
-        if (!r.ok()) {
-          caf::anon_send(me, io_image_ready{false, "checking for image " + image + " failed: " + r.error().message});
-        } else if (r.value()) {
-          caf::anon_send(me, io_image_ready{true, ""});
-        } else {
-          pull();
-        }
-      });
-      return;
+  auto policy = exec.pull_policy;
+  if (policy == config::image_pull_policy::always) {
+    pull();
+    return;
   }
+  engine->image_exists(image, [me, pull, image, policy](result<bool> r) {
+    if (!r.ok()) {
+      caf::anon_send(me, io_image_ready{false, r.error().message});  // "inspect image <name>: ..."
+    } else if (r.value()) {
+      caf::anon_send(me, io_image_ready{true, ""});
+    } else if (policy == config::image_pull_policy::never) {
+      caf::anon_send(me, io_image_ready{false, "image " + image +
+                                                   " is not present on the Docker Engine, and "
+                                                   "docker.execution.imagePullPolicy is Never (nothing is pulled)"});
+    } else {
+      pull();
+    }
+  });
+}
+
+/// Attaches before start, so no early output is lost; io_attached continues.
+void attach_to_container(self_ptr self) {
+  auto me = handle_of(self);
+  self->state.context->engine->attach_container(self->state.container_id,
+                                                [me](result<std::shared_ptr<http::upgraded_stream>> r) {
+                                                  if (r.ok()) {
+                                                    caf::anon_send(me, io_attached{r.value(), ""});
+                                                  } else {
+                                                    caf::anon_send(me, io_attached{nullptr, r.error().message});
+                                                  }
+                                                });
 }
 
 io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
@@ -256,14 +302,30 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           finish(self);
           return;
         }
-        auto me = handle_of(self);
-        s.context->engine->attach_container(msg.id, [me](result<std::shared_ptr<http::upgraded_stream>> r) {
-          if (r.ok()) {
-            caf::anon_send(me, io_attached{r.value(), ""});
-          } else {
-            caf::anon_send(me, io_attached{nullptr, r.error().message});
-          }
-        });
+        if (!s.request.files.empty()) {
+          // The webhooks' files go in before the program can start (and look for them).
+          auto me = handle_of(self);
+          docker::write_container_files(s.context->engine, msg.id, s.request.files, [me](result<void> r) {
+            caf::anon_send(me, io_files_written{r.ok(), r.ok() ? "" : r.error().message});
+          });
+          return;
+        }
+        attach_to_container(self);
+      },
+      [=](io_files_written& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "writing the files from the authentication answer into the container failed", msg.error);
+          return;
+        }
+        log::debug("DOCKER_FILES_WRITTEN", "files from the authentication answer written into the container",
+                   {{"connectionId", s.request.connection_id}, {"containerId", s.container_id},
+                    {"files", s.request.files.size()}});
+        if (s.stopping) {
+          finish(self);
+          return;
+        }
+        attach_to_container(self);
       },
       [=](io_attached& msg) {
         auto& s = self->state;
@@ -291,6 +353,8 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         }
         s.started = true;
         apply_size(self);
+        for (const auto& name : s.early_signals) deliver_signal(self, name);
+        s.early_signals.clear();
         auto me = handle_of(self);
         s.context->engine->wait_container(s.container_id, [me](result<std::int64_t> r) {
           if (r.ok()) {
@@ -329,14 +393,18 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
       [=](io_written& msg) {
         auto& s = self->state;
         s.writing = false;
+        // Written or not, these bytes no longer count against the client's window.
+        std::size_t credit = s.writing_bytes;
+        s.writing_bytes = 0;
         if (!msg.ok) {
           // The container closed its stdin (or exited): further input has nowhere to go.
+          credit += s.stdin_queued;
           s.stdin_queue.clear();
           s.stdin_queued = 0;
           s.stdin_closed = true;
-          return;
         }
-        write_more(self);
+        if (credit > 0) self->send(s.channel, program_input_consumed{credit});
+        if (msg.ok) write_more(self);
       },
       [=](io_waited& msg) {
         auto& s = self->state;
@@ -359,10 +427,9 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
       // --- from the channel ---------------------------------------------------------------
       [=](io_stdin& msg) {
         auto& s = self->state;
-        if (s.stdin_eof || s.stdin_closed) return;
-        if (s.stdin_queued + msg.bytes.size() > stdin_buffer_limit) {
-          log::warning("DOCKER_STDIN_OVERFLOW", "container is not reading its input; dropping input",
-                       {{"containerId", s.container_id}});
+        // The queue is bounded by the session's input credit (ssh::input_in_flight_limit).
+        if (s.stdin_eof || s.stdin_closed) {
+          self->send(s.channel, program_input_consumed{msg.bytes.size()});  // nowhere to go
           return;
         }
         s.stdin_queued += msg.bytes.size();
@@ -379,8 +446,11 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
       },
       [=](io_signal& msg) {
         auto& s = self->state;
-        if (!s.started) return;
-        s.context->engine->kill_container(s.container_id, msg.name, [](result<void>) {});
+        if (!s.started) {
+          s.early_signals.push_back(msg.name);
+          return;
+        }
+        deliver_signal(self, msg.name);
       },
       [=](io_credit& msg) {
         auto& s = self->state;

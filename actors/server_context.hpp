@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/auth_actor.hpp"
+#include "actors/config_fetch_actor.hpp"
 #include "config/app_config.hpp"
 #include "docker/engine.hpp"
 #include "protocol/http_client.hpp"
@@ -22,6 +23,8 @@ struct server_context {
   std::shared_ptr<http::reactor> reactor;
   std::shared_ptr<docker::engine> engine;
   auth_actor auth;
+  /// Makes each connection's configuration after authentication (config server, per-user image).
+  config_fetch_actor config_fetch;
   /// Identifies this server process in container labels (orphan reaping, issue 12).
   std::string instance_id;
 };

@@ -14,6 +14,7 @@
 #include "actors/connection_actor.hpp"
 #include "actors/server_context.hpp"
 #include "common/log.hpp"
+#include "docker/engine_connection.hpp"
 #include "protocol/http_endpoint.hpp"
 #include "protocol/ssh_listener.hpp"
 #include "protocol/ssh_session_driver.hpp"
@@ -56,31 +57,49 @@ result<void> check_supported(const config::app_config& cfg) {
     return fail("CONFIG_UNSUPPORTED",
                 "docker.execution.mode: \"connection\" is not implemented yet; set it to \"session\"");
   }
-  if (cfg.auth.password.method != "webhook") {
-    return fail("CONFIG_UNSUPPORTED", "auth.password.method: set it to \"webhook\" (no other method is implemented yet)");
+  if (cfg.auth.password.method.empty() && cfg.auth.public_key.method.empty()) {
+    return fail("CONFIG_UNSUPPORTED", "auth: no authentication method is configured (set auth.password or auth.publicKey)");
   }
   return {};
 }
 
 /// Negotiates the Engine API version at start-up. A daemon that is not there yet is not
-/// fatal: sessions fail with a clear message until it answers.
+/// fatal: sessions negotiate on their own once it answers, and fail with a clear message until then.
 void negotiate_engine(docker::engine& engine) {
-  std::promise<result<std::string>> answer;
-  auto future = answer.get_future();
-  engine.negotiate([&answer](result<std::string> r) { answer.set_value(std::move(r)); });
-  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-    log::error("DOCKER_UNAVAILABLE", "the Docker Engine did not answer /_ping within 30s",
-               {{"host", engine.endpoint().describe()}});
+  auto answer = std::make_shared<std::promise<result<std::string>>>();
+  auto future = answer->get_future();
+  engine.negotiate([answer](result<std::string> r) { answer->set_value(std::move(r)); });
+  // /_ping and /version each have the http deadline; the margin covers scheduling.
+  auto limit = 2 * engine.timeouts().http + std::chrono::seconds(1);
+  const std::string host = engine.endpoint().describe();
+  if (future.wait_for(limit) != std::future_status::ready) {
+    log::error("DOCKER_UNAVAILABLE", "the Docker Engine did not answer /_ping and /version in time", {{"host", host}});
     return;
   }
   auto r = future.get();
+  auto info = engine.info();
   if (r) {
-    log::notice("DOCKER_CONNECTED", "connected to the Docker Engine",
-                {{"host", engine.endpoint().describe()}, {"apiVersion", r.value()}});
+    log::notice("DOCKER_CONNECTED",
+                "connected to " + info.engine_text() + ", using API " + r.value() + (info.pinned ? " (pinned)" : ""),
+                {{"host", host}, {"apiVersion", r.value()}, {"engineVersion", info.engine_version},
+                 {"tls", engine.endpoint().tls}});
   } else {
-    log::error("DOCKER_UNAVAILABLE", "cannot reach the Docker Engine: " + r.error().message,
-               {{"host", engine.endpoint().describe()}});
+    log::error("DOCKER_UNAVAILABLE", "cannot use the Docker Engine: " + r.error().message, {{"host", host}});
   }
+}
+
+ssh::session_options session_options_from(const config::app_config& cfg) {
+  ssh::session_options o;
+  o.login_grace = cfg.ssh.login_grace_time;
+  o.max_auth_tries = cfg.ssh.max_auth_tries;
+  o.banner = cfg.ssh.banner;
+  o.client_alive_interval = cfg.ssh.client_alive_interval;
+  o.client_alive_count_max = cfg.ssh.client_alive_count_max;
+  o.password = !cfg.auth.password.method.empty();
+  o.public_key = !cfg.auth.public_key.method.empty();
+  // keyboard-interactive is one password prompt checked by the password backend.
+  o.keyboard_interactive = o.password;
+  return o;
 }
 
 sigset_t termination_signals() {
@@ -100,14 +119,19 @@ int run_server(config::app_config cfg) {
     log::warning("CONFIG_KEY_IGNORED", "configuration key is not implemented by this server and is ignored",
                  {{"key", key}});
   }
+  for (const auto& warning : cfg.warnings) log::warning("CONFIG_WARNING", warning);
   if (auto ok = check_supported(cfg); !ok) {
     log::error(ok.error().code, ok.error().message);
     return 1;
   }
-  auto docker_endpoint = http::parse_docker_host(cfg.docker.connection.host);
-  if (!docker_endpoint) {
-    log::error(docker_endpoint.error().code, "docker.connection.host: " + docker_endpoint.error().message);
+  auto docker_connection = docker::make_engine_connection(cfg.docker.connection);
+  if (!docker_connection) {
+    log::error(docker_connection.error().code, docker_connection.error().message);
     return 1;
+  }
+  for (const auto& warning : docker_connection->warnings) {
+    log::warning(docker_connection->plain_tcp ? "DOCKER_INSECURE_CONNECTION" : "DOCKER_CONNECTION_WARNING", warning,
+                 {{"host", cfg.docker.connection.host}});
   }
 
   // Threads created from here on inherit the blocked set; main collects the signals.
@@ -123,13 +147,45 @@ int run_server(config::app_config cfg) {
   context->system = &system;
   context->config = std::make_shared<const config::app_config>(cfg);
   context->reactor = std::make_shared<http::reactor>(2);
-  context->engine =
-      std::make_shared<docker::engine>(*context->reactor, docker_endpoint.value(), cfg.docker.execution.timeouts.http);
-  context->auth = actors::spawn_auth_actor(system, context->reactor, cfg.auth);
+  const auto& timeouts = cfg.docker.execution.timeouts;
+  context->engine = std::make_shared<docker::engine>(
+      *context->reactor, docker_connection->endpoint,
+      docker::engine_timeouts{timeouts.http, timeouts.container_start, timeouts.container_stop, timeouts.signal});
+  if (!docker_connection->pinned_api_version.empty()) {
+    context->engine->set_api_version(docker_connection->pinned_api_version);
+  }
+  // The server-wide actors; a backend that cannot work (bad URL or TLS files, unusable users
+  // file) stops the server here, before it listens.
+  std::vector<std::string> auth_warnings;
+  auto auth = actors::spawn_auth_actor(system, context->reactor, cfg.auth, &auth_warnings);
+  if (!auth) {
+    log::error(auth.error().code, auth.error().message);
+    return 1;
+  }
+  context->auth = auth.value();
+  auto config_fetch = actors::spawn_config_fetch_actor(system, context->reactor, context->config, &auth_warnings);
+  if (!config_fetch) {
+    caf::anon_send_exit(context->auth, caf::exit_reason::user_shutdown);
+    log::error(config_fetch.error().code, config_fetch.error().message);
+    return 1;
+  }
+  context->config_fetch = config_fetch.value();
+  for (const auto& warning : auth_warnings) log::warning("CONFIG_WARNING", warning);
+  // Everything running now lives as long as the server; shutdown waits for the rest.
+  const std::size_t server_wide_actors = system.registry().running();
   context->instance_id = random_hex_id();
   negotiate_engine(*context->engine);
 
-  ssh::listener_options options{cfg.ssh.listen, cfg.ssh.hostkeys, cfg.ssh.server_version};
+  ssh::listener_options options;
+  options.listen = cfg.ssh.listen;
+  options.hostkeys = cfg.ssh.hostkeys;
+  options.server_version = cfg.ssh.server_version;
+  options.ciphers = cfg.ssh.ciphers;
+  options.kex = cfg.ssh.kex;
+  options.macs = cfg.ssh.macs;
+  options.host_key_algorithms = cfg.ssh.host_key_algorithms;
+  options.max_startups = cfg.ssh.max_startups;
+  options.max_startups_per_source = cfg.ssh.max_startups_per_source;
   auto opened = ssh::listener::open(options);
   if (!opened) {
     log::error(opened.error().code, opened.error().message);
@@ -138,11 +194,17 @@ int run_server(config::app_config cfg) {
   auto listener = std::move(opened.value());
   session_registry sessions;
   actors::context_ptr shared_context = context;
-  ssh::session_limits limits;
-  listener->start([&](ssh_session_struct* session, int, std::string peer) {
-    actors::connection_info info{random_hex_id(), "", peer, "", context->config, {}};
+  ssh::session_options session_template = session_options_from(cfg);
+  listener->start([&](ssh_session_struct* session, std::string peer, std::function<void()> release_startup) {
+    actors::connection_info info;
+    info.connection_id = random_hex_id();
+    info.remote_address = peer;
+    info.config = context->config;
     auto bridge = std::make_shared<actors::session_bridge>(shared_context, info);
-    ssh::start_session_thread(session, bridge, limits, peer, [&](std::shared_ptr<ssh::session_commands> commands) {
+    ssh::session_options session_options = session_template;
+    session_options.startup_done = std::move(release_startup);
+    ssh::start_session_thread(session, bridge, std::move(session_options), peer,
+                              [&](std::shared_ptr<ssh::session_commands> commands) {
       sessions.add(commands);
       bridge->bind(std::move(commands));
     });
@@ -156,14 +218,15 @@ int run_server(config::app_config cfg) {
                                      ", closing connections and removing their containers");
   listener->stop();
   sessions.disconnect_all("server shutting down");
-  // Supervisors remove the containers; wait for every actor but the auth actor to finish,
+  // Supervisors remove the containers; wait for every actor but the server-wide ones to finish,
   // bounded by containerStop plus a margin.
   auto deadline = std::chrono::steady_clock::now() + cfg.docker.execution.timeouts.container_stop +
                   std::chrono::seconds(2);
-  while (system.registry().running() > 1 && std::chrono::steady_clock::now() < deadline) {
+  while (system.registry().running() > server_wide_actors && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   caf::anon_send_exit(context->auth, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(context->config_fetch, caf::exit_reason::user_shutdown);
   context->reactor->stop();
   log::notice("SERVER_STOPPED", "server stopped");
   return 0;

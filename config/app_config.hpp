@@ -20,25 +20,56 @@ struct ssh_config {
   /// File paths or inline PEM blocks. A path that does not exist is generated (Ed25519).
   std::vector<std::string> hostkeys;
   std::string server_version = "SSH-2.0-ContainerSSH";
+  /// Text shown to the client before authentication (empty: none).
+  std::string banner;
+  /// Algorithm lists; empty means the defaults in protocol/ssh_algorithms.hpp.
+  std::vector<std::string> ciphers;
+  std::vector<std::string> kex;
+  std::vector<std::string> macs;
+  std::vector<std::string> host_key_algorithms;
+  /// Server keepalives (OpenSSH's ClientAliveInterval / ClientAliveCountMax); 0 disables.
+  millis client_alive_interval{0};
+  int client_alive_count_max = 3;
+  /// Pre-authentication limits with OpenSSH's meanings.
+  millis login_grace_time{120000};
+  int max_auth_tries = 6;
+  int max_startups = 100;           // unauthenticated connections held at once
+  int max_startups_per_source = 10; // of those, from one address
 };
 
 /// An HTTP(S) client for a webhook (ContainerSSH's `webhook:` / `client` block).
 struct webhook_client_config {
   std::string url;
-  millis timeout{2000};
-  std::string cacert;
-  std::string cert;
+  millis timeout{2000};  // per HTTP call
+  std::string cacert;    // PEM text or file path: the CA the server's certificate must chain to
+  std::string cert;      // client certificate (PEM text or file path), sent when the server asks
   std::string key;
+  /// Follow 3xx answers (as Go's client does: 307/308 repeat the POST, 301/302/303 turn into GET).
+  /// Off by default, as in ContainerSSH: a redirect is then a failed call.
+  bool allow_redirects = false;
 };
 
-struct password_auth_config {
-  std::string method;  // "" (disabled) or "webhook"
-  webhook_client_config webhook;
+/// The built-in users file (`method: file`): crypt(3) hashes and authorized keys per user.
+struct users_file_config {
+  std::string path;
 };
+
+/// One authentication method's backend (`auth.password`, `auth.publicKey`, `auth.authz`).
+struct auth_method_config {
+  std::string method;  // "" (disabled), "webhook" or "file" (authz: "" or "webhook")
+  webhook_client_config webhook;
+  users_file_config file;
+};
+using password_auth_config = auth_method_config;
 
 struct auth_config {
-  password_auth_config password;
-  /// Overall deadline for one authentication attempt, retries included.
+  /// Password logins; keyboard-interactive logins (one password prompt) use it too.
+  auth_method_config password;
+  auth_method_config public_key;
+  /// Asked after every successful authentication, whatever the method (POST {url}/authz).
+  auth_method_config authz;
+  /// Overall deadline for one login: authentication, authorization and the config server,
+  /// retries included.
   millis auth_timeout{60000};
 };
 
@@ -47,12 +78,32 @@ enum class image_pull_policy { always, if_not_present, never };
 
 struct docker_connection_config {
   std::string host = "unix:///var/run/docker.sock";
+  /// TLS client certificate, its key, and the CA to verify the Engine: PEM text or file paths.
   std::string cert;
   std::string key;
   std::string cacert;
+  /// Pins the Engine API version ("1.24"); empty: negotiate (the lower of ours and the Engine's).
+  std::string api_version;
 };
 
-/// The Engine's container create structure, as the YAML gives it (lowercase keys).
+/// Registry credentials for pulls (`execution.auth`, Docker's AuthConfig), sent as X-Registry-Auth.
+struct registry_auth_config {
+  std::string username;
+  std::string password;
+  std::string auth;  // base64("username:password"), as in ~/.docker/config.json
+  std::string email;
+  std::string serveraddress;
+  std::string identitytoken;
+  std::string registrytoken;
+  bool empty() const {
+    return username.empty() && password.empty() && auth.empty() && email.empty() && serveraddress.empty() &&
+           identitytoken.empty() && registrytoken.empty();
+  }
+};
+
+/// The Engine's ContainerConfig (`container:`; config/engine_schema.cpp lists every key). The
+/// fields the server itself uses are typed; every other configured key is in `other`, already
+/// under the Engine's JSON name (e.g. {"StopSignal": "SIGINT", "NetworkDisabled": true}).
 struct container_config {
   std::string image;
   std::vector<std::string> env;
@@ -62,6 +113,7 @@ struct container_config {
   std::string workingdir;
   std::string hostname;
   std::map<std::string, std::string> labels;
+  nlohmann::json other = nlohmann::json::object();
 };
 
 struct docker_timeouts {
@@ -76,9 +128,11 @@ struct docker_timeouts {
 struct docker_execution_config {
   execution_mode mode = execution_mode::connection;  // ContainerSSH's default
   container_config container;
-  /// Engine HostConfig / NetworkingConfig / platform as given (lowercase keys); mapped by docker/.
+  /// The Engine's HostConfig and NetworkingConfig as configured, already in the Engine's JSON
+  /// names (Resources inlined); the server's defaults (docker/container_spec.cpp) are not in it.
   nlohmann::json host = nlohmann::json::object();
   nlohmann::json network = nlohmann::json::object();
+  /// The OCI platform as configured: {"os", "architecture", "variant"} (create's platform=).
   nlohmann::json platform = nlohmann::json::object();
   std::string container_name;
   std::map<std::string, std::string> subsystems{{"sftp", "/usr/lib/openssh/sftp-server"}};
@@ -88,6 +142,7 @@ struct docker_execution_config {
   std::vector<std::string> shell_command{"/bin/sh"};
   std::vector<std::string> idle_command{"/bin/sh", "-c", "sleep infinity & wait"};
   image_pull_policy pull_policy = image_pull_policy::if_not_present;
+  registry_auth_config auth;
   docker_timeouts timeouts;
 };
 
@@ -107,8 +162,15 @@ struct app_config {
   std::string backend = "docker";  // "docker" or "dockerrun" (legacy shape, mapped onto docker)
   docker_config docker;
   log_config log;
+  /// The configuration server asked after authentication (`configserver:`); empty url = none.
+  webhook_client_config configserver;
+  /// The YAML text this configuration was loaded from: config server answers are merged over
+  /// it (config/loader.hpp merge_connection_config). Empty for configurations built in code.
+  std::string source_text;
   /// Keys ContainerSSH knows that this server does not implement yet (warned about at start).
   std::vector<std::string> ignored_keys;
+  /// "path: why" for settings accepted but not used as written (logged at start as warnings).
+  std::vector<std::string> warnings;
 };
 
 }  // namespace cssh::config

@@ -1,7 +1,10 @@
 #include "config/docker_section.hpp"
 
 #include <initializer_list>
+#include <utility>
 #include <vector>
+
+#include "config/engine_reader.hpp"
 
 namespace cssh::config::detail {
 namespace {
@@ -19,40 +22,60 @@ bool has_any_key(const YAML::Node& node, std::initializer_list<std::string_view>
   return false;
 }
 
-void read_container(R& r, const YAML::Node& node, const std::string& path, container_config& c) {
-  constexpr std::string_view per_session = "set by the server for each session, remove it";
-  constexpr std::string_view not_yet = "not supported yet";
-  r.read_map(node, path, {
-      R::key("image", [&](const YAML::Node& n, const std::string& p) { r.read_string(n, p, c.image); }),
-      R::key("env", [&](const YAML::Node& n, const std::string& p) { r.read_string_list(n, p, c.env); }),
-      // Docker's strslice: `cmd: bash` means ["bash"].
-      R::key("cmd", [&](const YAML::Node& n, const std::string& p) { r.read_string_list(n, p, c.cmd, true); }),
-      R::key("entrypoint",
-             [&](const YAML::Node& n, const std::string& p) { r.read_string_list(n, p, c.entrypoint, true); }),
-      // `user: 1000` is a YAML integer; the Engine wants the text.
-      R::key("user", [&](const YAML::Node& n, const std::string& p) { r.read_string(n, p, c.user); }),
-      R::key("workingdir", [&](const YAML::Node& n, const std::string& p) { r.read_string(n, p, c.workingdir); }),
-      R::key("hostname", [&](const YAML::Node& n, const std::string& p) { r.read_string(n, p, c.hostname); }),
-      R::key("labels", [&](const YAML::Node& n, const std::string& p) { r.read_string_map(n, p, c.labels); }),
-      // The rest of the Engine's container config: named so the message says why, not "unknown".
-      R::rejected("tty", per_session),
-      R::rejected("openstdin", per_session),
-      R::rejected("stdinonce", per_session),
-      R::rejected("attachstdin", per_session),
-      R::rejected("attachstdout", per_session),
-      R::rejected("attachstderr", per_session),
-      R::rejected("domainname", not_yet),
-      R::rejected("exposedports", not_yet),
-      R::rejected("healthcheck", not_yet),
-      R::rejected("argsescaped", not_yet),
-      R::rejected("volumes", not_yet),
-      R::rejected("networkdisabled", not_yet),
-      R::rejected("macaddress", not_yet),
-      R::rejected("onbuild", not_yet),
-      R::rejected("stopsignal", not_yet),
-      R::rejected("stoptimeout", not_yet),
-      R::rejected("shell", not_yet),
-  });
+/// Moves the keys the server uses itself out of the Engine JSON of `container:` into typed
+/// fields; the rest stays, under the Engine's names, in `other`.
+void split_container(nlohmann::json engine, container_config& c) {
+  auto take_text = [&engine](const char* name, std::string& out) {
+    if (auto it = engine.find(name); it != engine.end()) {
+      out = it->get<std::string>();
+      engine.erase(it);
+    }
+  };
+  auto take_list = [&engine](const char* name, std::vector<std::string>& out) {
+    if (auto it = engine.find(name); it != engine.end()) {
+      out = it->get<std::vector<std::string>>();
+      engine.erase(it);
+    }
+  };
+  take_text("Image", c.image);
+  take_list("Env", c.env);
+  take_list("Cmd", c.cmd);
+  take_list("Entrypoint", c.entrypoint);
+  take_text("User", c.user);
+  take_text("WorkingDir", c.workingdir);
+  take_text("Hostname", c.hostname);
+  if (auto it = engine.find("Labels"); it != engine.end()) {
+    c.labels = it->get<std::map<std::string, std::string>>();
+    engine.erase(it);
+  }
+  c.other = std::move(engine);
+}
+
+/// Checks that need more than one key: the mode, or several platform fields.
+void check_engine_settings(R& r, docker_block& block) {
+  const docker_execution_config& e = block.config.execution;
+  const std::string host_path = R::join(block.execution_path, "host");
+  if (auto rp = e.host.find("RestartPolicy"); rp != e.host.end() && e.mode == execution_mode::session) {
+    std::string name = rp->value("Name", "");
+    if (!name.empty() && name != "no")
+      r.error(R::join(host_path, "restartpolicy.name"),
+              "\"" + name + "\" is not allowed in session mode: a container lives only as long as its session "
+              "(ContainerSSH refuses it too); remove it or use \"no\"");
+  }
+  if (auto userns = e.host.find("UsernsMode"); userns != e.host.end()) {
+    std::string mode = userns->get<std::string>();
+    if (!mode.empty() && mode != "host")
+      block.warnings.push_back(
+          R::join(host_path, "usernsmode") + ": \"" + mode +
+          "\" is passed to the Engine as given, but the Docker Engine only implements \"host\" here: it creates "
+          "no user namespace for other values; remap users with dockerd --userns-remap instead");
+  }
+  const nlohmann::json& p = e.platform;
+  if ((p.contains("architecture") || p.contains("variant")) && p.value("os", "").empty())
+    r.error(R::join(R::join(block.execution_path, "platform"), "os"),
+            "required when architecture or variant is given (the Engine takes platform=os/architecture/variant)");
+  if (p.contains("variant") && p.value("architecture", "").empty())
+    r.error(R::join(R::join(block.execution_path, "platform"), "architecture"), "required when variant is given");
 }
 
 void read_timeouts(R& r, const YAML::Node& node, const std::string& path, docker_timeouts& t) {
@@ -69,22 +92,23 @@ void read_timeouts(R& r, const YAML::Node& node, const std::string& path, docker
   });
 }
 
-/// Keys both layouts share: what to launch and what sessions may do.
-std::vector<R::field> launch_fields(R& r, docker_execution_config& e) {
+/// Keys both layouts share: what to launch and what sessions may do. The Engine structures are
+/// read by `engine` (config/engine_reader.hpp); finish_launch() completes them.
+std::vector<R::field> launch_fields(R& r, docker_execution_config& e, engine_reader& engine) {
   auto boolean = [&r](bool& out) {
     return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_bool(n, p, out); };
   };
-  auto json_map = [&r](nlohmann::json& out) {
-    return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_json_map(n, p, out); };
+  auto engine_map = [&engine](const engine_schema::structure& s, nlohmann::json& out) {
+    return [&engine, &s, &out](const YAML::Node& n, const std::string& p) { engine.read(n, p, s, out); };
   };
   auto list = [&r](std::vector<std::string>& out) {
     return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_string_list(n, p, out); };
   };
   return {
-      R::key("container", [&r, &e](const YAML::Node& n, const std::string& p) { read_container(r, n, p, e.container); }),
-      R::key("host", json_map(e.host)),
-      R::key("network", json_map(e.network)),
-      R::key("platform", json_map(e.platform)),
+      R::key("container", [&engine](const YAML::Node& n, const std::string& p) { engine.read_container(n, p); }),
+      R::key("host", engine_map(engine_schema::host_config, e.host)),
+      R::key("network", engine_map(engine_schema::networking_config, e.network)),
+      R::key("platform", engine_map(engine_schema::platform, e.platform)),
       R::key("containerName",
              [&r, &e](const YAML::Node& n, const std::string& p) { r.read_string(n, p, e.container_name); }),
       R::key("subsystems",
@@ -102,7 +126,31 @@ std::vector<R::field> launch_fields(R& r, docker_execution_config& e) {
                                                  {"Never", image_pull_policy::never}},
                                                 e.pull_policy);
              }),
+      // Registry credentials, Docker's AuthConfig (sent to the Engine as X-Registry-Auth).
+      R::key("auth",
+             [&r, &e](const YAML::Node& n, const std::string& p) {
+               auto text = [&r](std::string& out) {
+                 return [&r, &out](const YAML::Node& tn, const std::string& tp) { r.read_string(tn, tp, out); };
+               };
+               registry_auth_config& a = e.auth;
+               r.read_map(n, p, {
+                   R::key("username", text(a.username)),
+                   R::key("password", text(a.password)),
+                   R::key("auth", text(a.auth)),
+                   R::key("email", text(a.email)),
+                   R::key("serveraddress", text(a.serveraddress)),
+                   R::key("identitytoken", text(a.identitytoken)),
+                   R::key("registrytoken", text(a.registrytoken)),
+               });
+             }),
   };
+}
+
+/// After the whole block is read: the container config gets its typed fields (and what `host`
+/// placed there), and the checks that span keys run.
+void finish_launch(R& r, docker_block& block, engine_reader& engine) {
+  split_container(std::move(engine.container()), block.config.execution.container);
+  check_engine_settings(r, block);
 }
 
 /// Legacy layout: connection keys beside `config:`, which holds one `timeout` for everything.
@@ -114,6 +162,7 @@ docker_block read_legacy(R& r, const YAML::Node& node, const std::string& path) 
   block.connection_path = path;
   docker_config& d = block.config;
   d.execution.mode = execution_mode::session;
+  engine_reader engine(r, block.warnings);
 
   auto string = [&r](std::string& out) {
     return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_string(n, p, out); };
@@ -123,9 +172,10 @@ docker_block read_legacy(R& r, const YAML::Node& node, const std::string& path) 
       R::key("cert", string(d.connection.cert)),
       R::key("key", string(d.connection.key)),
       R::key("cacert", string(d.connection.cacert)),
+      R::key("apiVersion", string(d.connection.api_version)),
       R::key("config",
-             [&r, &d](const YAML::Node& n, const std::string& p) {
-               std::vector<R::field> fields = launch_fields(r, d.execution);
+             [&r, &d, &engine](const YAML::Node& n, const std::string& p) {
+               std::vector<R::field> fields = launch_fields(r, d.execution, engine);
                fields.push_back(R::key("timeout", [&r, &d](const YAML::Node& tn, const std::string& tp) {
                  millis one{0};
                  if (!r.read_duration(tn, tp, one)) return;
@@ -134,6 +184,7 @@ docker_block read_legacy(R& r, const YAML::Node& node, const std::string& path) 
                r.read_map(n, p, fields);
              }),
   });
+  finish_launch(r, block, engine);
   return block;
 }
 
@@ -143,6 +194,7 @@ docker_block read_current(R& r, const YAML::Node& node, const std::string& path)
   block.execution_path = R::join(path, "execution");
   block.connection_path = R::join(path, "connection");
   docker_config& d = block.config;
+  engine_reader engine(r, block.warnings);
 
   // ContainerSSH keeps timeouts at docker.timeouts; docker.execution.timeouts is accepted too.
   YAML::Node top_timeouts;
@@ -160,11 +212,12 @@ docker_block read_current(R& r, const YAML::Node& node, const std::string& path)
                    R::key("cert", string(d.connection.cert)),
                    R::key("key", string(d.connection.key)),
                    R::key("cacert", string(d.connection.cacert)),
+                   R::key("apiVersion", string(d.connection.api_version)),
                });
              }),
       R::key("execution",
              [&](const YAML::Node& n, const std::string& p) {
-               std::vector<R::field> fields = launch_fields(r, d.execution);
+               std::vector<R::field> fields = launch_fields(r, d.execution, engine);
                fields.push_back(R::key("mode", [&](const YAML::Node& mn, const std::string& mp) {
                  r.read_choice<execution_mode>(
                      mn, mp, {{"connection", execution_mode::connection}, {"session", execution_mode::session}},
@@ -177,7 +230,6 @@ docker_block read_current(R& r, const YAML::Node& node, const std::string& path)
                fields.push_back(R::ignored("agentPath"));
                fields.push_back(R::ignored("disableAgent"));
                fields.push_back(R::ignored("exposeAuthMetadataAsEnv"));
-               fields.push_back(R::ignored("auth"));
                r.read_map(n, p, fields);
              }),
       R::key("timeouts",
@@ -194,6 +246,7 @@ docker_block read_current(R& r, const YAML::Node& node, const std::string& path)
     else
       read_timeouts(r, top_timeouts, top_timeouts_path, d.execution.timeouts);
   }
+  finish_launch(r, block, engine);
   return block;
 }
 

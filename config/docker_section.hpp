@@ -3,6 +3,7 @@
 // the legacy layout (`dockerrun:` or `docker:` holding host/cert/key/cacert beside `config:`).
 
 #include <string>
+#include <vector>
 
 #include "config/app_config.hpp"
 #include "config/yaml_reader.hpp"
@@ -16,6 +17,8 @@ struct docker_block {
   docker_config config;
   std::string execution_path = "docker.execution";    // where container, shellCommand, ... live
   std::string connection_path = "docker.connection";  // where host, cert, ... live
+  /// "path: why" for settings accepted but not sent as written (e.g. container.tty).
+  std::vector<std::string> warnings;
 };
 
 /// Reads `docker:` in either layout; mixing the two is an error.

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -10,7 +11,10 @@
 #include <optional>
 #include <sstream>
 
+#include "config/auth_section.hpp"
 #include "config/docker_section.hpp"
+#include "config/yaml_merge.hpp"
+#include "config/ssh_section.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace cssh::config {
@@ -18,115 +22,13 @@ namespace {
 
 using detail::yaml_reader;
 using R = yaml_reader;
+using detail::read_ssh;
+using detail::read_auth;
+using detail::validate_auth;
 
 std::string lowercase(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-auto string_into(R& r, std::string& out) {
-  return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_string(n, p, out); };
-}
-auto duration_into(R& r, millis& out) {
-  return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_duration(n, p, out); };
-}
-
-void read_ssh(R& r, const YAML::Node& node, const std::string& path, ssh_config& ssh) {
-  r.read_map(node, path, {
-      R::key("listen",
-             [&](const YAML::Node& n, const std::string& p) {
-               if (!r.read_string(n, p, ssh.listen)) return;
-               // Only the shape is checked here; whether the address can be bound is found out at start.
-               auto colon = ssh.listen.rfind(':');
-               std::string port = colon == std::string::npos ? "" : ssh.listen.substr(colon + 1);
-               bool digits = !port.empty() && port.size() <= 5;
-               for (char c : port) digits = digits && std::isdigit(static_cast<unsigned char>(c));
-               if (!digits || std::stoul(port) > 65535)
-                 r.error(p, "expected \"address:port\" such as \"0.0.0.0:2222\", got " + R::describe(n), &n);
-             }),
-      R::key("hostkeys", [&](const YAML::Node& n, const std::string& p) { r.read_string_list(n, p, ssh.hostkeys); }),
-      R::key("serverVersion",
-             [&](const YAML::Node& n, const std::string& p) {
-               if (!r.read_string(n, p, ssh.server_version)) return;
-               // RFC 4253 4.2: the identification line must start like this and is ended by CRLF.
-               if (!ssh.server_version.starts_with("SSH-2.0-") ||
-                   ssh.server_version.find_first_of("\r\n") != std::string::npos)
-                 r.error(p, "must start with \"SSH-2.0-\" and be one line, got " + R::describe(n), &n);
-             }),
-      R::ignored("ciphers"),
-      R::ignored("kex"),
-      R::ignored("macs"),
-      R::ignored("banner"),
-      R::ignored("clientAliveInterval"),
-      R::ignored("clientAliveCountMax"),
-  });
-}
-
-void read_webhook(R& r, const YAML::Node& node, const std::string& path, webhook_client_config& w,
-                  std::optional<millis>& auth_timeout) {
-  r.read_map(node, path, {
-      R::key("url", string_into(r, w.url)),
-      R::key("timeout", duration_into(r, w.timeout)),
-      R::key("cacert", string_into(r, w.cacert)),
-      R::key("cert", string_into(r, w.cert)),
-      R::key("key", string_into(r, w.key)),
-      // ContainerSSH's per-method overall deadline; password is our only method, so it is ours.
-      R::key("authTimeout",
-             [&](const YAML::Node& n, const std::string& p) {
-               millis t{0};
-               if (r.read_duration(n, p, t)) auth_timeout = t;
-             }),
-      R::ignored("allowRedirects"),
-      R::ignored("tlsVersion"),
-      R::ignored("curves"),
-      R::ignored("cipher"),
-  });
-}
-
-void read_auth(R& r, const YAML::Node& node, const std::string& path, auth_config& auth) {
-  std::optional<millis> webhook_auth_timeout;
-  r.read_map(node, path, {
-      R::key("password",
-             [&](const YAML::Node& n, const std::string& p) {
-               r.read_map(n, p, {
-                   R::key("method",
-                          [&](const YAML::Node& mn, const std::string& mp) {
-                            std::string method;
-                            if (!r.read_string(mn, mp, method)) return;
-                            method = lowercase(method);
-                            if (method == "kerberos")
-                              r.error(mp, "\"kerberos\" is not supported yet (supported: webhook)", &mn);
-                            else if (method != "webhook" && !method.empty())
-                              r.error(mp, "expected webhook, got " + R::describe(mn), &mn);
-                            else
-                              auth.password.method = method;
-                          }),
-                   R::key("webhook",
-                          [&](const YAML::Node& wn, const std::string& wp) {
-                            read_webhook(r, wn, wp, auth.password.webhook, webhook_auth_timeout);
-                          }),
-                   R::ignored("kerberos"),
-               });
-             }),
-      R::key("authTimeout", duration_into(r, auth.auth_timeout)),
-      R::ignored("publicKey"),
-      R::ignored("keyboardInteractive"),
-      R::ignored("gssapi"),
-      R::ignored("authz"),
-  });
-  if (webhook_auth_timeout) auth.auth_timeout = *webhook_auth_timeout;  // the more specific key wins
-}
-
-void validate_auth(R& r, const auth_config& auth) {
-  if (auth.password.method != "webhook") return;
-  const webhook_client_config& w = auth.password.webhook;
-  const std::string at = "auth.password.webhook";
-  if (w.url.empty())
-    r.error(at + ".url", "required when auth.password.method is webhook");
-  else if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
-    r.error(at + ".url", "must start with http:// or https://, got " + nlohmann::json(w.url).dump());
-  if (!w.cert.empty() && w.key.empty()) r.error(at + ".key", "required when cert is set");
-  if (w.cert.empty() && !w.key.empty()) r.error(at + ".cert", "required when key is set");
 }
 
 void read_log(R& r, const YAML::Node& node, const std::string& path, log_config& lg) {
@@ -188,7 +90,8 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
       R::ignored("geoip"),
       R::ignored("metrics"),
       R::ignored("health"),
-      R::ignored("configserver"),
+      R::key("configserver",
+             [&](const YAML::Node& n, const std::string& p) { detail::read_configserver(r, n, p, cfg.configserver); }),
       R::ignored("security"),
       R::ignored("kubernetes"),
       R::ignored("kuberun"),
@@ -197,8 +100,10 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
   });
   const detail::docker_block& chosen = choose_docker_block(cfg.backend, docker, dockerrun);
   cfg.docker = chosen.config;
+  cfg.warnings = chosen.warnings;
   detail::validate_docker_block(r, chosen);
   validate_auth(r, cfg.auth);
+  detail::validate_configserver(r, cfg.configserver);
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -230,7 +135,50 @@ result<app_config> load_from_string(const std::string& yaml_text) {
   }
   if (!r.errors().empty()) return fail("CONFIG_INVALID", join_lines(r.errors()));
   cfg.ignored_keys = r.ignored();
+  cfg.source_text = yaml_text;
   return cfg;
+}
+
+result<merged_config> merge_connection_config(const app_config& base, const nlohmann::json& partial) {
+  constexpr const char* code = "CONFIG_SERVER_INVALID";
+  merged_config out;
+  if (partial.is_null() || (partial.is_object() && partial.empty())) {
+    out.config = base;
+    return out;
+  }
+  if (!partial.is_object()) return fail(code, "the configuration server's `config` must be an object");
+  YAML::Node root;
+  YAML::Node answer;
+  try {
+    root = base.source_text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(base.source_text);
+    // JSON is YAML: strings arrive quoted (so "true" stays a string), numbers and booleans plain.
+    answer = YAML::Load(partial.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } catch (const YAML::Exception& e) {
+    return fail(code, std::string("cannot merge the configuration server's answer: ") + e.what());
+  }
+  YAML::Node merged = detail::merge_nodes(root, detail::config_server_sections(answer, out.left_out));
+
+  yaml_reader r;
+  try {
+    read_app(r, merged, out.config);
+  } catch (const YAML::Exception& e) {
+    r.error("configuration", e.what());
+  }
+  if (!r.errors().empty()) {
+    // Line numbers would point into the file or into the answer, whichever the key came from:
+    // the key paths alone say it unambiguously.
+    std::vector<std::string> lines;
+    for (std::string line : r.errors()) {
+      if (auto at = line.rfind(" (line "); at != std::string::npos && line.ends_with(")")) line.erase(at);
+      lines.push_back(std::move(line));
+    }
+    std::string joined;
+    for (const auto& line : lines) joined += (joined.empty() ? "" : "; ") + line;
+    return fail(code, "the configuration server's answer makes the configuration invalid: " + joined);
+  }
+  out.config.ignored_keys = r.ignored();
+  out.config.source_text = base.source_text;
+  return out;
 }
 
 result<app_config> load_from_file(const std::string& path) {

@@ -1,3 +1,5 @@
+#include <cerrno>
+#include <cstdlib>
 #include "config/yaml_reader.hpp"
 
 #include <cctype>
@@ -151,6 +153,25 @@ bool yaml_reader::read_duration(const YAML::Node& node, const std::string& path,
     return false;
   }
   out = *parsed;
+  return true;
+}
+
+bool yaml_reader::read_int(const YAML::Node& node, const std::string& path, long long& out, long long min,
+                           long long max) {
+  std::string range = " between " + std::to_string(min) + " and " + std::to_string(max);
+  if (!node.IsScalar() || !is_plain(node)) {
+    error(path, "expected an integer" + range + ", got " + describe(node), &node);
+    return false;
+  }
+  const std::string& text = node.Scalar();
+  errno = 0;
+  char* end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end == nullptr || *end != '\0' || errno == ERANGE || value < min || value > max) {
+    error(path, "expected an integer" + range + ", got " + describe(node), &node);
+    return false;
+  }
+  out = value;
   return true;
 }
 

@@ -47,6 +47,8 @@ class yaml_reader {
   bool read_string(const YAML::Node& node, const std::string& path, std::string& out);
   bool read_bool(const YAML::Node& node, const std::string& path, bool& out);
   bool read_duration(const YAML::Node& node, const std::string& path, millis& out);
+  /// An integer within [min, max].
+  bool read_int(const YAML::Node& node, const std::string& path, long long& out, long long min, long long max);
   /// A list of strings; with `allow_single`, a lone string is a one-element list (Docker's strslice).
   bool read_string_list(const YAML::Node& node, const std::string& path, std::vector<std::string>& out,
                         bool allow_single = false);

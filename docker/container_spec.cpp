@@ -83,115 +83,33 @@ bool runs_directly(const std::string& first_word) {
   return first_word.starts_with("/") || first_word.starts_with("./") || first_word.starts_with("../");
 }
 
-// ---- HostConfig ---------------------------------------------------------------------------
+}  // namespace
 
-/// The YAML gives the Engine's HostConfig with lowercase keys (ContainerSSH decodes it into
-/// Go structs, which is case-blind; we send JSON as-is, so we restore the Engine's names).
-/// One table, lowercase -> Engine name, for both HostConfig's own keys and its inlined
-/// Resources. Only top-level keys are renamed; nested structures (RestartPolicy, LogConfig,
-/// Mounts, Ulimits, ...) still need their own mapping.
-constexpr std::pair<std::string_view, std::string_view> host_config_names[] = {
-    // HostConfig
-    {"binds", "Binds"},
-    {"containeridfile", "ContainerIDFile"},
-    {"logconfig", "LogConfig"},
-    {"networkmode", "NetworkMode"},
-    {"portbindings", "PortBindings"},
-    {"restartpolicy", "RestartPolicy"},
-    {"autoremove", "AutoRemove"},
-    {"volumedriver", "VolumeDriver"},
-    {"volumesfrom", "VolumesFrom"},
-    {"mounts", "Mounts"},
-    {"capadd", "CapAdd"},
-    {"capdrop", "CapDrop"},
-    {"cgroupnsmode", "CgroupnsMode"},
-    {"dns", "Dns"},
-    {"dnsoptions", "DnsOptions"},
-    {"dnssearch", "DnsSearch"},
-    {"extrahosts", "ExtraHosts"},
-    {"groupadd", "GroupAdd"},
-    {"ipcmode", "IpcMode"},
-    {"cgroup", "Cgroup"},
-    {"links", "Links"},
-    {"oomscoreadj", "OomScoreAdj"},
-    {"pidmode", "PidMode"},
-    {"privileged", "Privileged"},
-    {"publishallports", "PublishAllPorts"},
-    {"readonlyrootfs", "ReadonlyRootfs"},
-    {"securityopt", "SecurityOpt"},
-    {"storageopt", "StorageOpt"},
-    {"tmpfs", "Tmpfs"},
-    {"utsmode", "UTSMode"},
-    {"usernsmode", "UsernsMode"},
-    {"shmsize", "ShmSize"},
-    {"sysctls", "Sysctls"},
-    {"runtime", "Runtime"},
-    {"consolesize", "ConsoleSize"},
-    {"isolation", "Isolation"},
-    {"maskedpaths", "MaskedPaths"},
-    {"readonlypaths", "ReadonlyPaths"},
-    {"init", "Init"},
-    // Resources (inlined into HostConfig on the wire)
-    {"cpushares", "CpuShares"},
-    {"memory", "Memory"},
-    {"nanocpus", "NanoCpus"},
-    {"cgroupparent", "CgroupParent"},
-    {"blkioweight", "BlkioWeight"},
-    {"blkioweightdevice", "BlkioWeightDevice"},
-    {"blkiodevicereadbps", "BlkioDeviceReadBps"},
-    {"blkiodevicewritebps", "BlkioDeviceWriteBps"},
-    {"blkiodevicereadiops", "BlkioDeviceReadIOps"},
-    {"blkiodevicewriteiops", "BlkioDeviceWriteIOps"},
-    {"cpuperiod", "CpuPeriod"},
-    {"cpuquota", "CpuQuota"},
-    {"cpurealtimeperiod", "CpuRealtimePeriod"},
-    {"cpurealtimeruntime", "CpuRealtimeRuntime"},
-    {"cpusetcpus", "CpusetCpus"},
-    {"cpusetmems", "CpusetMems"},
-    {"devices", "Devices"},
-    {"devicecgrouprules", "DeviceCgroupRules"},
-    {"devicerequests", "DeviceRequests"},
-    {"kernelmemory", "KernelMemory"},
-    {"kernelmemorytcp", "KernelMemoryTCP"},
-    {"memoryreservation", "MemoryReservation"},
-    {"memoryswap", "MemorySwap"},
-    {"memoryswappiness", "MemorySwappiness"},
-    {"oomkilldisable", "OomKillDisable"},
-    {"pidslimit", "PidsLimit"},
-    {"ulimits", "Ulimits"},
-    {"cpucount", "CpuCount"},
-    {"cpupercent", "CpuPercent"},
-    {"iomaximumiops", "IOMaximumIOps"},
-    {"iomaximumbandwidth", "IOMaximumBandwidth"},
-};
+nlohmann::json default_host_config() {
+  return {
+      // An init process as PID 1 forwards signals to the user's program and reaps zombies; a
+      // program that is PID 1 itself ignores every signal it has no handler for.
+      {"Init", true},
+      // setuid binaries in the image cannot gain privileges.
+      {"SecurityOpt", {"no-new-privileges"}},
+      // A fork bomb stops at this many processes instead of exhausting the host's PIDs.
+      {"PidsLimit", default_pids_limit},
+  };
+}
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::string platform_query(const config::docker_execution_config& exec) {
+  const nlohmann::json& p = exec.platform;
+  if (!p.is_object()) return {};
+  std::string os = p.value("os", "");
+  if (os.empty()) return {};
+  std::string out = os;
+  for (const char* part : {"architecture", "variant"}) {
+    std::string value = p.value(part, "");
+    if (value.empty()) break;
+    out += "/" + value;
+  }
   return out;
 }
-
-/// The Engine's name for a HostConfig key, or the key unchanged when we do not know it.
-std::string engine_host_key(const std::string& key) {
-  std::string lower = lowercase(key);
-  for (const auto& [from, to] : host_config_names)
-    if (from == lower) return std::string(to);
-  return key;
-}
-
-void merge_host_config(const nlohmann::json& from, nlohmann::json& into) {
-  if (!from.is_object()) return;
-  for (const auto& [key, value] : from.items()) {
-    // Go's types embed Resources in HostConfig, so a YAML `resources:` map belongs at the top.
-    if (lowercase(key) == "resources" && value.is_object()) {
-      merge_host_config(value, into);
-      continue;
-    }
-    into[engine_host_key(key)] = value;
-  }
-}
-
-}  // namespace
 
 std::vector<std::string> command_to_argv(const std::string& command) {
   auto words = split_words(command);
@@ -201,7 +119,9 @@ std::vector<std::string> command_to_argv(const std::string& command) {
 
 nlohmann::json build_create_body(const config::docker_execution_config& exec, const session_request& req) {
   const config::container_config& c = exec.container;
-  nlohmann::json body = nlohmann::json::object();
+  // Every configured ContainerConfig key the server does not handle itself (StopSignal,
+  // NetworkDisabled, Healthcheck, ...), already under the Engine's names.
+  nlohmann::json body = c.other.is_object() ? c.other : nlohmann::json::object();
   body["Image"] = c.image;
 
   nlohmann::json env = nlohmann::json::array();
@@ -238,9 +158,11 @@ nlohmann::json build_create_body(const config::docker_execution_config& exec, co
   body["AttachStdout"] = true;
   body["AttachStderr"] = true;
 
-  // Init: an init process reaps zombies and forwards signals for commands that do neither.
-  nlohmann::json host = {{"Init", true}};
-  merge_host_config(exec.host, host);
+  // The configuration's HostConfig is in the Engine's names already (config/engine_schema.cpp);
+  // the server's defaults fill only what it leaves out.
+  nlohmann::json host = default_host_config();
+  if (exec.host.is_object())
+    for (const auto& [key, value] : exec.host.items()) host[key] = value;
   body["HostConfig"] = std::move(host);
 
   if (exec.network.is_object() && !exec.network.empty()) body["NetworkingConfig"] = exec.network;

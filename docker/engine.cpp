@@ -2,26 +2,65 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 
+#include "common/log.hpp"
+#include "docker/pull_progress.hpp"
+
 namespace cssh::docker {
+
+/// A wait_container call that the liveness probe may have to fail.
+struct pending_wait {
+  std::string operation;
+  callback<std::int64_t> done;
+  std::shared_ptr<http::cancellation> cancel = std::make_shared<http::cancellation>();
+};
 
 struct engine::state {
   std::mutex mu;
   std::string api_version;
+  engine_info info;
+  /// Create-body fields dropped for an old API, each warned about once.
+  std::set<std::string> warned_drops;
+  // Liveness probing while waits are outstanding (see wait_container).
+  std::map<std::uint64_t, std::shared_ptr<pending_wait>> waits;
+  std::uint64_t next_wait = 1;
+  bool probing = false;
+
+  /// Removes the wait and returns it if it was still pending (exactly one caller wins).
+  std::shared_ptr<pending_wait> take_wait(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = waits.find(id);
+    if (it == waits.end()) return nullptr;
+    auto w = std::move(it->second);
+    waits.erase(it);
+    return w;
+  }
+};
+
+struct engine::call_spec {
+  std::string method;
+  std::string target;  // without the version prefix
+  std::string body;
+  std::chrono::milliseconds timeout;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<http::cancellation> cancel;
 };
 
 namespace {
 
-// Pulls stream progress for minutes on big images; the normal call deadline would cut them off.
-constexpr std::chrono::minutes pull_timeout{10};
 constexpr std::size_t max_error_text = 512;
 // The Engine answers /_ping without Api-Version only when it is older than API 1.25; the Docker
-// CLI falls back to this version then, and so do we.
+// CLI falls back to this version then, and so do we (unless /version says more).
 constexpr const char* version_without_header = "1.24";
+// Pull progress reaches the log at most this often.
+constexpr std::chrono::seconds pull_log_interval{2};
+// Liveness probes never run more often than this, whatever the http timeout.
+constexpr std::chrono::seconds min_probe_interval{1};
 
 /// Percent-encodes everything but RFC 3986 unreserved characters plus `keep`.
 std::string percent_encode(std::string_view text, std::string_view keep = "") {
@@ -45,20 +84,6 @@ std::string segment(std::string_view id) { return percent_encode(id); }
 
 /// Short form for messages: ids are 64 hex digits, the first 12 identify them for people.
 std::string short_id(const std::string& id) { return id.size() == 64 ? id.substr(0, 12) : id; }
-
-/// "1.41" -> {1, 41}; nullopt when the text is not major.minor.
-std::optional<std::pair<int, int>> parse_version(std::string_view text) {
-  auto dot = text.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  int major = 0;
-  int minor = 0;
-  auto a = std::from_chars(text.data(), text.data() + dot, major);
-  auto b = std::from_chars(text.data() + dot + 1, text.data() + text.size(), minor);
-  if (a.ec != std::errc() || a.ptr != text.data() + dot || b.ec != std::errc() || b.ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return std::pair{major, minor};
-}
 
 /// Splits an image reference into what /images/create wants: fromImage and tag. A digest goes
 /// into tag too ("a@sha256:..." -> "a", "sha256:..."), as the Docker CLI sends it. A ":" before
@@ -95,61 +120,116 @@ failure bad_answer(const std::string& operation, const std::string& what) {
   return fail("DOCKER_API_ERROR", operation + ": unexpected Engine answer: " + what);
 }
 
-struct call_spec {
-  std::string method;
-  std::string target;
-  std::string body;
-  std::chrono::milliseconds timeout;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
+/// Answers that mean "this Engine does not know that call or that version": worth saying which
+/// Engine and which API version were involved.
+bool version_trouble(const http::response& resp, const std::string& message) {
+  if (resp.status == 404 && message.find("page not found") != std::string::npos) return true;
+  return resp.status == 400 && (message.find("client version") != std::string::npos ||
+                                message.find("API version") != std::string::npos);
+}
 
-void send(http::reactor& r, const http::endpoint& ep, call_spec spec, http::response_handler done) {
+/// engine_error, plus the Engine and the API version in use when the answer is about versions.
+failure api_error(engine::state& st, const std::string& operation, const http::response& resp) {
+  failure f = engine_error(operation, resp);
+  if (!version_trouble(resp, engine_message(resp.body))) return f;
+  engine_info info;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    info = st.info;
+  }
+  std::string version = info.api_version.empty() ? "(not negotiated)" : info.api_version;
+  f.message += " (" + info.engine_text() + "; this connection speaks API " + version + ")";
+  return f;
+}
+
+void send(http::reactor& r, const http::endpoint& ep, std::string method, std::string target, std::string body,
+          std::chrono::milliseconds timeout, std::vector<std::pair<std::string, std::string>> headers,
+          std::shared_ptr<http::cancellation> cancel, http::response_handler done) {
   http::request req;
-  req.method = std::move(spec.method);
-  req.target = std::move(spec.target);
-  req.body = std::move(spec.body);
-  req.timeout = spec.timeout;
-  req.headers = std::move(spec.headers);
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.body = std::move(body);
+  req.timeout = timeout;
+  req.headers = std::move(headers);
+  req.cancel = std::move(cancel);
   http::async_call(r, ep, std::move(req), std::move(done));
 }
 
 /// For calls whose only interesting outcome is "it worked": any status in `ok` succeeds.
-http::response_handler expect_status(std::string operation, std::vector<unsigned> ok, callback<void> done) {
-  return [operation = std::move(operation), ok = std::move(ok), done = std::move(done)](result<http::response> r) {
+http::response_handler expect_status(std::shared_ptr<engine::state> st, std::string operation, std::vector<unsigned> ok,
+                                     callback<void> done) {
+  return [st = std::move(st), operation = std::move(operation), ok = std::move(ok), done = std::move(done)](
+             result<http::response> r) {
     if (!r) return done(during(operation, r.error()));
-    if (std::find(ok.begin(), ok.end(), r->status) == ok.end()) return done(engine_error(operation, *r));
+    if (std::find(ok.begin(), ok.end(), r->status) == ok.end()) return done(api_error(*st, operation, *r));
     done(result<void>{});
   };
 }
 
-/// Scans a pull's progress stream (one JSON object per line) for the error that ends a pull.
-std::optional<std::string> pull_stream_error(const std::string& body) {
-  std::size_t start = 0;
-  while (start < body.size()) {
-    auto end = body.find('\n', start);
-    if (end == std::string::npos) end = body.size();
-    auto line = nlohmann::json::parse(body.begin() + static_cast<std::ptrdiff_t>(start),
-                                      body.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
-    start = end + 1;
-    if (!line.is_object()) continue;
-    if (line.contains("error") && line["error"].is_string()) return line["error"].get<std::string>();
-    if (line.contains("errorDetail") && line["errorDetail"].is_object()) {
-      auto& detail = line["errorDetail"];
-      if (detail.contains("message") && detail["message"].is_string()) return detail["message"].get<std::string>();
+std::string json_string(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+/// One round of the liveness probe: wait, ping, and fail every pending wait if the Engine is silent.
+void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds deadline,
+                  std::shared_ptr<engine::state> st) {
+  auto interval = std::max<std::chrono::milliseconds>(deadline, min_probe_interval);
+  http::async_delay(*r, interval, [r, ep, deadline, st](bool fired) {
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      if (!fired || st->waits.empty()) {
+        st->probing = false;
+        return;
+      }
     }
-  }
-  return std::nullopt;
+    send(*r, ep, "GET", "/_ping", "", deadline, {}, nullptr, [r, ep, deadline, st](result<http::response> ping) {
+      if (ping && ping->status == 200) return probe_engine(r, ep, deadline, st);
+      std::string why = ping ? engine_error("GET /_ping", *ping).message : ping.error().message;
+      std::map<std::uint64_t, std::shared_ptr<pending_wait>> failed;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        failed.swap(st->waits);
+        st->probing = false;
+      }
+      if (!failed.empty()) {
+        log::error("DOCKER_ENGINE_UNRESPONSIVE",
+                   "the Docker Engine stopped answering; ending the " + std::to_string(failed.size()) +
+                       " session(s) waiting on it: " + why,
+                   {{"host", ep.describe()}});
+      }
+      for (auto& [id, w] : failed) {
+        w->cancel->cancel();
+        w->done(fail("DOCKER_ENGINE_UNRESPONSIVE",
+                     w->operation + ": the Docker Engine at " + ep.describe() + " stopped answering (" + why + ")"));
+      }
+    });
+  });
 }
 
 }  // namespace
+
+std::string engine_info::engine_text() const {
+  if (engine_version.empty() && max_api_version.empty()) return "the Docker Engine";
+  std::string text = "Docker Engine";
+  if (!engine_version.empty()) text += " " + engine_version;
+  if (!max_api_version.empty()) {
+    text += " (API " + max_api_version;
+    if (!min_api_version.empty()) text += ", oldest " + min_api_version;
+    text += ")";
+  }
+  return text;
+}
 
 failure engine_error(const std::string& operation, const http::response& resp) {
   return fail("DOCKER_API_ERROR",
               operation + ": Engine answered " + std::to_string(resp.status) + ": " + engine_message(resp.body));
 }
 
+engine::engine(http::reactor& reactor, http::endpoint ep, engine_timeouts timeouts)
+    : reactor_(reactor), endpoint_(std::move(ep)), timeouts_(timeouts), state_(std::make_shared<state>()) {}
+
 engine::engine(http::reactor& reactor, http::endpoint ep, std::chrono::milliseconds call_timeout)
-    : reactor_(reactor), endpoint_(std::move(ep)), call_timeout_(call_timeout), state_(std::make_shared<state>()) {}
+    : engine(reactor, std::move(ep), engine_timeouts::all(call_timeout)) {}
 
 std::string engine::api_version() const {
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -158,151 +238,318 @@ std::string engine::api_version() const {
 
 void engine::set_api_version(std::string version) {
   std::lock_guard<std::mutex> lock(state_->mu);
-  state_->api_version = std::move(version);
+  state_->api_version = version;
+  state_->info.api_version = std::move(version);
+  state_->info.pinned = true;
 }
 
-std::string engine::path(const std::string& p) const {
-  auto version = api_version();
-  return version.empty() ? p : "/v" + version + p;
+engine_info engine::info() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->info;
+}
+
+result<void> engine::require_api(const std::string& min, const std::string& feature) const {
+  auto i = info();
+  if (i.api_version.empty() || !api_older(i.api_version, min)) return {};
+  return fail("DOCKER_API_TOO_OLD", feature + " needs Engine API " + min + ", but this connection speaks API " +
+                                        i.api_version + " (" + i.engine_text() + ")");
 }
 
 void engine::negotiate(callback<std::string> done) {
   // Completions capture the shared state, never `this`: the engine may go away first.
-  send(reactor_, endpoint_, {"GET", "/_ping", "", call_timeout_, {}},
-       [st = state_, done = std::move(done)](result<http::response> r) {
-         const std::string operation = "negotiate API version";
-         if (!r) return done(during(operation, r.error()));
-         if (r->status != 200) return done(engine_error(operation, *r));
-         std::string offered = r->header("Api-Version");
-         if (offered.empty()) offered = version_without_header;
-         auto theirs = parse_version(offered);
-         auto ours = parse_version(newest_api_version);
-         if (!theirs) return done(bad_answer(operation, "Api-Version \"" + offered + "\" is not major.minor"));
-         std::string chosen = *theirs < *ours ? offered : std::string(newest_api_version);
-         {
-           std::lock_guard<std::mutex> lock(st->mu);
-           st->api_version = chosen;
-         }
-         done(std::move(chosen));
+  auto st = state_;
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  auto deadline = timeouts_.http;
+  const std::string operation = "negotiate API version";
+  send(*r, ep, "GET", "/_ping", "", deadline, {}, nullptr,
+       [st, r, ep, deadline, operation, done = std::move(done)](result<http::response> ping) {
+         if (!ping) return done(during(operation, ping.error()));
+         if (ping->status != 200) return done(engine_error(operation, *ping));
+         std::string offered = ping->header("Api-Version");
+         send(*r, ep, "GET", "/version", "", deadline, {}, nullptr,
+              [st, operation, offered, done](result<http::response> ver) mutable {
+                engine_info found;
+                // /version is only for the record (and old Engines' version); its failure is not fatal.
+                if (ver && ver->status == 200) {
+                  auto body = nlohmann::json::parse(ver->body, nullptr, false);
+                  found.engine_version = json_string(body, "Version");
+                  found.max_api_version = json_string(body, "ApiVersion");
+                  found.min_api_version = json_string(body, "MinAPIVersion");
+                }
+                if (offered.empty()) offered = found.max_api_version.empty() ? version_without_header : found.max_api_version;
+                if (!parse_api_version(offered)) {
+                  return done(bad_answer(operation, "Api-Version \"" + offered + "\" is not major.minor"));
+                }
+                found.max_api_version = offered;
+                std::string chosen;
+                std::optional<failure> refused;
+                {
+                  std::lock_guard<std::mutex> lock(st->mu);
+                  found.pinned = st->info.pinned;
+                  if (found.pinned) {
+                    chosen = st->api_version;
+                    if (api_older(offered, chosen)) {
+                      refused = fail("DOCKER_API_VERSION_UNSUPPORTED",
+                                     operation + ": the pinned API version " + chosen + " is newer than " +
+                                         found.engine_text() + " serves");
+                    } else if (!found.min_api_version.empty() && api_older(chosen, found.min_api_version)) {
+                      refused = fail("DOCKER_API_VERSION_UNSUPPORTED",
+                                     operation + ": the pinned API version " + chosen + " is older than " +
+                                         found.engine_text() + " serves");
+                    }
+                  } else {
+                    chosen = api_older(offered, newest_api_version) ? offered : std::string(newest_api_version);
+                    st->api_version = chosen;
+                  }
+                  found.api_version = chosen;
+                  st->info = found;
+                }
+                if (refused) return done(*refused);
+                done(std::move(chosen));
+              });
        });
+}
+
+void engine::versioned(std::function<void(result<std::string>)> then) {
+  auto version = api_version();
+  if (!version.empty()) return then(std::move(version));
+  negotiate(std::move(then));
+}
+
+void engine::call(call_spec spec, http::response_handler done) {
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  versioned([r, ep, spec = std::move(spec), done = std::move(done)](result<std::string> version) mutable {
+    if (!version) return done(version.error());
+    send(*r, ep, std::move(spec.method), "/v" + version.value() + spec.target, std::move(spec.body), spec.timeout,
+         std::move(spec.headers), std::move(spec.cancel), std::move(done));
+  });
 }
 
 void engine::image_exists(const std::string& image, callback<bool> done) {
   // Image names keep their "/" and ":" in the path, as the Engine's router expects.
-  send(reactor_, endpoint_, {"GET", path("/images/" + percent_encode(image, "/:@") + "/json"), "", call_timeout_, {}},
-       [operation = "inspect image " + image, done = std::move(done)](result<http::response> r) {
+  call({"GET", "/images/" + percent_encode(image, "/:@") + "/json", "", timeouts_.http, {}, nullptr},
+       [st = state_, operation = "inspect image " + image, done = std::move(done)](result<http::response> r) {
          if (!r) return done(during(operation, r.error()));
          if (r->status == 200) return done(true);
          if (r->status == 404) return done(false);
-         done(engine_error(operation, *r));
+         done(api_error(*st, operation, *r));
        });
 }
 
 void engine::pull_image(const std::string& image, const std::string& registry_auth_b64, callback<void> done) {
   auto [repo, tag] = split_reference(image);
-  call_spec spec{"POST", path("/images/create?fromImage=" + percent_encode(repo) + "&tag=" + percent_encode(tag)), "",
-                 std::max<std::chrono::milliseconds>(call_timeout_, pull_timeout), {}};
-  if (!registry_auth_b64.empty()) spec.headers.emplace_back("X-Registry-Auth", registry_auth_b64);
-  send(reactor_, endpoint_, std::move(spec), [operation = "pull image " + image, done = std::move(done)](result<http::response> r) {
-    if (!r) return done(during(operation, r.error()));
-    if (r->status != 200) return done(engine_error(operation, *r));
-    // The Engine says 200 before it starts; a failed pull shows up only inside the stream.
-    if (auto error = pull_stream_error(r->body)) return done(fail("DOCKER_PULL_FAILED", operation + ": " + *error));
-    done(result<void>{});
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!registry_auth_b64.empty()) headers.emplace_back("X-Registry-Auth", registry_auth_b64);
+  std::string target = "/images/create?fromImage=" + percent_encode(repo) + "&tag=" + percent_encode(tag);
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  auto deadline = timeouts_.container_start;
+  versioned([st = state_, r, ep, deadline, image, target = std::move(target), headers = std::move(headers),
+             done = std::move(done)](result<std::string> version) mutable {
+    const std::string operation = "pull image " + image;
+    if (!version) return done(during(operation, version.error()));
+    struct pull_state {
+      pull_progress progress;
+      std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+      std::chrono::steady_clock::time_point last_log = started;
+      std::uint64_t logged_lines = 0;
+    };
+    auto pull = std::make_shared<pull_state>();
+    http::request req;
+    req.method = "POST";
+    req.target = "/v" + version.value() + target;
+    req.timeout = deadline;
+    req.headers = std::move(headers);
+    // Pieces arrive one after another on the call's strand: no lock needed for `pull`.
+    auto on_body = [pull, image](std::string_view piece) {
+      pull->progress.feed(piece);
+      auto now = std::chrono::steady_clock::now();
+      if (now - pull->last_log >= pull_log_interval && pull->progress.lines() != pull->logged_lines) {
+        pull->last_log = now;
+        pull->logged_lines = pull->progress.lines();
+        log::info("DOCKER_IMAGE_PULL_PROGRESS", "pulling image " + image + ": " + pull->progress.summary(),
+                  {{"image", image}});
+      }
+    };
+    http::async_call_streamed(
+        *r, ep, std::move(req), std::move(on_body),
+        [st, pull, operation, image, done = std::move(done)](result<http::response> resp) {
+          if (!resp) return done(during(operation, resp.error()));
+          if (resp->status != 200) return done(api_error(*st, operation, *resp));
+          // The Engine says 200 before it starts; a failed pull shows up only inside the stream.
+          pull->progress.finish();
+          if (const auto& error = pull->progress.error()) return done(fail("DOCKER_PULL_FAILED", operation + ": " + *error));
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pull->started);
+          const std::string& status = pull->progress.final_status();
+          log::info("DOCKER_IMAGE_PULLED",
+                    "pulled image " + image + " in " + std::to_string(ms.count()) + " ms: " +
+                        (status.empty() ? pull->progress.summary() : status),
+                    {{"image", image}});
+          done(result<void>{});
+        });
   });
 }
 
-void engine::create_container(const nlohmann::json& body, const std::string& name, callback<std::string> done) {
-  std::string target = "/containers/create";
-  if (!name.empty()) target += "?name=" + percent_encode(name);
-  // replace, not throw, on invalid UTF-8 (environment values come from clients).
-  std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  send(reactor_, endpoint_, {"POST", path(target), std::move(text), call_timeout_, {}},
-       [done = std::move(done)](result<http::response> r) {
-         const std::string operation = "create container";
-         if (!r) return done(during(operation, r.error()));
-         if (r->status != 201 && r->status != 200) return done(engine_error(operation, *r));
-         auto answer = nlohmann::json::parse(r->body, nullptr, false);
-         if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string()) {
-           return done(bad_answer(operation, "no \"Id\" in " + engine_message(r->body)));
-         }
-         done(answer["Id"].get<std::string>());
-       });
+void engine::create_container(const nlohmann::json& body, const std::string& name, callback<std::string> done,
+                              const std::string& platform) {
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  auto deadline = timeouts_.container_start;
+  versioned([st = state_, r, ep, deadline, body, name, platform, done = std::move(done)](result<std::string> version) {
+    const std::string operation = "create container";
+    if (!version) return done(during(operation, version.error()));
+    const std::string& v = version.value();
+    std::string engine_text;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      engine_text = st->info.engine_text();
+    }
+    if (!platform.empty() && api_older(v, "1.41")) {
+      return done(fail("DOCKER_API_TOO_OLD", operation + ": platform needs Engine API 1.41, but this connection speaks API " +
+                                                 v + " (" + engine_text + ")"));
+    }
+    std::vector<std::string> dropped;
+    auto adapted = adapt_create_body(body, v, engine_text, dropped);
+    if (!adapted) return done(during(operation, adapted.error()));
+    for (const auto& field : dropped) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        first = st->warned_drops.insert(field).second;
+      }
+      if (first) {
+        log::warning("DOCKER_API_FIELD_DROPPED",
+                     "API " + v + " (" + engine_text + ") does not know " + field + "; containers are created without it");
+      }
+    }
+    std::string target = "/v" + v + "/containers/create";
+    if (!name.empty()) target += "?name=" + percent_encode(name);
+    if (!platform.empty()) target += (name.empty() ? "?platform=" : "&platform=") + percent_encode(platform);
+    // replace, not throw, on invalid UTF-8 (environment values come from clients).
+    std::string text = adapted.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, nullptr,
+         [st, operation, done](result<http::response> resp) {
+           if (!resp) return done(during(operation, resp.error()));
+           if (resp->status != 201 && resp->status != 200) return done(api_error(*st, operation, *resp));
+           auto answer = nlohmann::json::parse(resp->body, nullptr, false);
+           if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string()) {
+             return done(bad_answer(operation, "no \"Id\" in " + engine_message(resp->body)));
+           }
+           // The Engine discards some settings it cannot apply and only says so here.
+           if (auto w = answer.find("Warnings"); w != answer.end() && w->is_array())
+             for (const auto& warning : *w)
+               if (warning.is_string() && !warning.get<std::string>().empty())
+                 log::warning("DOCKER_CREATE_WARNING", "the Docker Engine warns: " + warning.get<std::string>(),
+                              {{"containerId", answer["Id"].get<std::string>()}});
+           done(answer["Id"].get<std::string>());
+         });
+  });
 }
 
 void engine::attach_container(const std::string& id, callback<std::shared_ptr<http::upgraded_stream>> done) {
-  http::request req;
-  req.method = "POST";
-  req.target = path("/containers/" + segment(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1");
-  // The deadline covers connect and the response header only; the stream itself has none.
-  req.timeout = call_timeout_;
-  http::async_upgrade(reactor_, endpoint_, std::move(req),
-                      [operation = "attach container " + short_id(id), done = std::move(done)](
-                          result<std::shared_ptr<http::upgraded_stream>> r) {
-                        if (r) return done(std::move(r).value());
-                        auto f = during(operation, r.error());
-                        if (f.code == "HTTP_UPGRADE_REFUSED") f.code = "DOCKER_API_ERROR";  // the Engine said no
-                        done(std::move(f));
-                      });
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  auto deadline = timeouts_.container_start;
+  versioned([r, ep, deadline, id, done = std::move(done)](result<std::string> version) {
+    const std::string operation = "attach container " + short_id(id);
+    if (!version) return done(during(operation, version.error()));
+    http::request req;
+    req.method = "POST";
+    req.target = "/v" + version.value() + "/containers/" + segment(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1";
+    // The deadline covers connect and the response header only; the stream itself has none.
+    req.timeout = deadline;
+    http::async_upgrade(*r, ep, std::move(req),
+                        [operation, done](result<std::shared_ptr<http::upgraded_stream>> stream) {
+                          if (stream) return done(std::move(stream).value());
+                          auto f = during(operation, stream.error());
+                          if (f.code == "HTTP_UPGRADE_REFUSED") f.code = "DOCKER_API_ERROR";  // the Engine said no
+                          done(std::move(f));
+                        });
+  });
 }
 
 void engine::start_container(const std::string& id, callback<void> done) {
   // 304: already started, which is what the caller wanted.
-  send(reactor_, endpoint_, {"POST", path("/containers/" + segment(id) + "/start"), "", call_timeout_, {}},
-       expect_status("start container " + short_id(id), {204, 304}, std::move(done)));
+  call({"POST", "/containers/" + segment(id) + "/start", "", timeouts_.container_start, {}, nullptr},
+       expect_status(state_, "start container " + short_id(id), {204, 304}, std::move(done)));
 }
 
 void engine::wait_container(const std::string& id, callback<std::int64_t> done) {
-  send(reactor_, endpoint_,
-       {"POST", path("/containers/" + segment(id) + "/wait?condition=not-running"), "", std::chrono::milliseconds{0}, {}},
-       [operation = "wait for container " + short_id(id), done = std::move(done)](result<http::response> r) {
-         if (!r) return done(during(operation, r.error()));
-         if (r->status != 200) return done(engine_error(operation, *r));
-         auto answer = nlohmann::json::parse(r->body, nullptr, false);
-         if (!answer.is_object() || !answer.contains("StatusCode") || !answer["StatusCode"].is_number_integer()) {
-           return done(bad_answer(operation, "no \"StatusCode\" in " + engine_message(r->body)));
-         }
-         // "Error" is null, absent, or {"Message": ""} when the wait itself went fine.
-         if (answer.contains("Error") && answer["Error"].is_object()) {
-           auto& err = answer["Error"];
-           if (err.contains("Message") && err["Message"].is_string() && !err["Message"].get<std::string>().empty()) {
-             return done(fail("DOCKER_API_ERROR", operation + ": " + err["Message"].get<std::string>()));
+  auto st = state_;
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  auto probe_deadline = timeouts_.http;
+  const std::string operation = "wait for container " + short_id(id);
+  versioned([st, r, ep, probe_deadline, id, operation, done = std::move(done)](result<std::string> version) mutable {
+    if (!version) return done(during(operation, version.error()));
+    auto w = std::make_shared<pending_wait>();
+    w->operation = operation;
+    w->done = std::move(done);
+    std::uint64_t wait_id = 0;
+    bool start_probe = false;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      wait_id = st->next_wait++;
+      st->waits.emplace(wait_id, w);
+      start_probe = !std::exchange(st->probing, true);
+    }
+    std::string target = "/v" + version.value() + "/containers/" + segment(id) + "/wait";
+    if (wait_condition_supported(version.value())) target += "?condition=not-running";
+    send(*r, ep, "POST", std::move(target), "", std::chrono::milliseconds{0}, {}, w->cancel,
+         [st, wait_id, operation](result<http::response> resp) {
+           // The liveness probe may have failed this wait already.
+           auto mine = st->take_wait(wait_id);
+           if (!mine) return;
+           auto& deliver = mine->done;
+           if (!resp) return deliver(during(operation, resp.error()));
+           if (resp->status != 200) return deliver(api_error(*st, operation, *resp));
+           auto answer = nlohmann::json::parse(resp->body, nullptr, false);
+           if (!answer.is_object() || !answer.contains("StatusCode") || !answer["StatusCode"].is_number_integer()) {
+             return deliver(bad_answer(operation, "no \"StatusCode\" in " + engine_message(resp->body)));
            }
-         }
-         done(answer["StatusCode"].get<std::int64_t>());
-       });
+           // "Error" is null, absent, or {"Message": ""} when the wait itself went fine.
+           if (answer.contains("Error") && answer["Error"].is_object()) {
+             auto& err = answer["Error"];
+             if (err.contains("Message") && err["Message"].is_string() && !err["Message"].get<std::string>().empty()) {
+               return deliver(fail("DOCKER_API_ERROR", operation + ": " + err["Message"].get<std::string>()));
+             }
+           }
+           deliver(answer["StatusCode"].get<std::int64_t>());
+         });
+    if (start_probe) probe_engine(r, ep, probe_deadline, st);
+  });
 }
 
 void engine::resize_container(const std::string& id, unsigned rows, unsigned cols, callback<void> done) {
-  send(reactor_, endpoint_,
-       {"POST",
-        path("/containers/" + segment(id) + "/resize?h=" + std::to_string(rows) + "&w=" + std::to_string(cols)), "",
-        call_timeout_, {}},
-       expect_status("resize container " + short_id(id), {200, 204}, std::move(done)));
+  call({"POST", "/containers/" + segment(id) + "/resize?h=" + std::to_string(rows) + "&w=" + std::to_string(cols), "",
+        timeouts_.http, {}, nullptr},
+       expect_status(state_, "resize container " + short_id(id), {200, 204}, std::move(done)));
 }
 
 void engine::kill_container(const std::string& id, const std::string& signal, callback<void> done) {
   std::string target = "/containers/" + segment(id) + "/kill";
   if (!signal.empty()) target += "?signal=" + percent_encode(signal);
-  send(reactor_, endpoint_, {"POST", path(target), "", call_timeout_, {}},
-       expect_status("kill container " + short_id(id) + (signal.empty() ? "" : " with " + signal), {204},
+  call({"POST", std::move(target), "", timeouts_.signal, {}, nullptr},
+       expect_status(state_, "kill container " + short_id(id) + (signal.empty() ? "" : " with " + signal), {204},
                      std::move(done)));
 }
 
 void engine::remove_container(const std::string& id, callback<void> done) {
   // 404: already gone, which is what removal wants; cleanup paths may race each other.
-  send(reactor_, endpoint_, {"DELETE", path("/containers/" + segment(id) + "?force=1&v=1"), "", call_timeout_, {}},
-       expect_status("remove container " + short_id(id), {204, 200, 404}, std::move(done)));
+  call({"DELETE", "/containers/" + segment(id) + "?force=1&v=1", "", timeouts_.container_stop, {}, nullptr},
+       expect_status(state_, "remove container " + short_id(id), {204, 200, 404}, std::move(done)));
 }
 
 void engine::list_containers_with_label(const std::string& label, callback<std::vector<std::string>> done) {
   nlohmann::json filters = {{"label", nlohmann::json::array({label})}};
   std::string target = "/containers/json?all=1&filters=" +
                        percent_encode(filters.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  send(reactor_, endpoint_, {"GET", path(target), "", call_timeout_, {}},
-       [operation = "list containers labelled " + label, done = std::move(done)](result<http::response> r) {
+  call({"GET", std::move(target), "", timeouts_.http, {}, nullptr},
+       [st = state_, operation = "list containers labelled " + label, done = std::move(done)](result<http::response> r) {
          if (!r) return done(during(operation, r.error()));
-         if (r->status != 200) return done(engine_error(operation, *r));
+         if (r->status != 200) return done(api_error(*st, operation, *r));
          auto answer = nlohmann::json::parse(r->body, nullptr, false);
          if (!answer.is_array()) return done(bad_answer(operation, "not a list: " + engine_message(r->body)));
          std::vector<std::string> ids;

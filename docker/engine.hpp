@@ -1,52 +1,87 @@
 #pragma once
 // The Docker Engine API operations this server uses, over protocol/http_client.
-// Every call is asynchronous; completions run on a reactor thread. Each call has the
-// deadline given at construction (docker.execution.timeouts.http) unless stated.
+// Every call is asynchronous; completions run on a reactor thread. Every call has a deadline
+// from docker.execution.timeouts (see engine_timeouts) unless stated, and goes under the
+// negotiated "/v1.xx" prefix: the first call negotiates if start-up could not.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "common/result.hpp"
+#include "docker/api_version.hpp"
 #include "protocol/http_client.hpp"
 
 namespace cssh::docker {
 
-/// The newest Engine API version this client speaks; negotiation never goes above it.
-inline constexpr const char* newest_api_version = "1.41";
+/// Which deadline bounds which call (docker.execution.timeouts).
+struct engine_timeouts {
+  std::chrono::milliseconds http{15000};             // ping, version, inspect, list, resize
+  std::chrono::milliseconds container_start{60000};  // pull, create, attach, start
+  std::chrono::milliseconds container_stop{60000};   // remove
+  std::chrono::milliseconds signal{60000};           // kill
+  static engine_timeouts all(std::chrono::milliseconds t) { return {t, t, t, t}; }
+};
+
+/// What negotiation learned about the Engine, for logs and for messages about old Engines.
+struct engine_info {
+  std::string api_version;      // what requests use
+  bool pinned = false;          // set by set_api_version, not negotiated
+  std::string engine_version;   // "20.10.24" ("" if /version did not say)
+  std::string max_api_version;  // the Engine's newest
+  std::string min_api_version;  // the Engine's oldest ("" if unknown)
+  /// "Docker Engine 20.10.24 (API 1.41, oldest 1.12)", or "the Docker Engine" before negotiation.
+  std::string engine_text() const;
+};
 
 template <class T>
 using callback = std::function<void(result<T>)>;
 
 class engine {
  public:
+  engine(http::reactor& reactor, http::endpoint ep, engine_timeouts timeouts);
+  /// Every call with the same deadline (tests).
   engine(http::reactor& reactor, http::endpoint ep, std::chrono::milliseconds call_timeout);
 
-  /// GET /_ping; takes the lower of the daemon's API-Version header and newest_api_version
-  /// and uses it as the "/v1.xx" prefix for every later call. Returns the chosen version.
+  /// GET /_ping (its API-Version header) and GET /version (Version, ApiVersion,
+  /// MinAPIVersion); takes the lower of the Engine's version and newest_api_version and uses it
+  /// as the "/v1.xx" prefix for every later call. An Engine without the header (API < 1.25)
+  /// is asked /version, then assumed to speak 1.24 as the Docker CLI does. With a pinned
+  /// version, checks the Engine serves it. Returns the version requests use.
   void negotiate(callback<std::string> done);
-  /// The negotiated version ("" before negotiate succeeded; calls then go unprefixed).
+  /// The version requests use ("" until negotiated or pinned).
   std::string api_version() const;
-  /// Pins the version (tests, or operators who know their engine).
+  /// Pins the version: negotiation no longer changes it (docker.connection.apiVersion, tests).
   void set_api_version(std::string version);
+  engine_info info() const;
+  /// Fails (DOCKER_API_TOO_OLD) naming `feature`, `min` and the Engine when the version in use
+  /// is older than `min`. For callers adding requests newer than API 1.18.
+  result<void> require_api(const std::string& min, const std::string& feature) const;
 
   /// GET /images/{name}/json: true if present, false on 404.
   void image_exists(const std::string& image, callback<bool> done);
-  /// POST /images/create?fromImage=&tag=, reading the progress stream to its end; an
-  /// error message in the stream is a failure.
+  /// POST /images/create?fromImage=&tag= with X-Registry-Auth when given (see
+  /// registry_auth.hpp), reading the progress stream as it comes: progress is logged at info
+  /// level every few seconds, an error in the stream is a failure. Deadline: containerStart.
   void pull_image(const std::string& image, const std::string& registry_auth_b64, callback<void> done);
 
-  /// POST /containers/create[?name=]; returns the container id.
-  void create_container(const nlohmann::json& body, const std::string& name, callback<std::string> done);
+  /// POST /containers/create[?name=][&platform=os/arch[/variant]]; returns the container id.
+  /// The Engine's warnings (e.g. a limit the kernel cannot apply, discarded) are logged.
+  void create_container(const nlohmann::json& body, const std::string& name, callback<std::string> done,
+                        const std::string& platform = {});
   /// POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 (hijacked). No deadline
   /// once attached.
   void attach_container(const std::string& id, callback<std::shared_ptr<http::upgraded_stream>> done);
   void start_container(const std::string& id, callback<void> done);
-  /// POST /containers/{id}/wait?condition=not-running, called after start, without deadline:
-  /// completes when the container stops, with its exit code.
+  /// POST /containers/{id}/wait?condition=not-running (no condition before API 1.30), called
+  /// after start, without deadline: completes when the container stops, with its exit code.
+  /// While it waits, the Engine is pinged every `http` timeout (shared by all waits); an Engine
+  /// that does not answer a ping within `http` fails every wait (DOCKER_ENGINE_UNRESPONSIVE),
+  /// so a hung daemon ends its sessions instead of leaving them open forever.
   void wait_container(const std::string& id, callback<std::int64_t> done);
   void resize_container(const std::string& id, unsigned rows, unsigned cols, callback<void> done);
   void kill_container(const std::string& id, const std::string& signal, callback<void> done);
@@ -55,14 +90,31 @@ class engine {
   /// GET /containers/json?all=1&filters={"label":[label]}: ids of matching containers.
   void list_containers_with_label(const std::string& label, callback<std::vector<std::string>> done);
 
+  // --- files in containers (docker/engine_archive.cpp) ---
+  /// PUT /containers/{id}/archive?path=: unpacks `tar` at `path` in the container's filesystem
+  /// (a created container will do; it need not run). Deadline: containerStart.
+  void put_archive(const std::string& id, const std::string& path, std::string tar, callback<void> done);
+  /// GET /containers/{id}/archive?path=: a tar of that file or directory; nullopt when the path
+  /// does not exist (404). Deadline: http.
+  void get_archive(const std::string& id, const std::string& path, callback<std::optional<std::string>> done);
+  /// GET /containers/{id}/json: the Engine's description of the container. Deadline: http.
+  void inspect_container(const std::string& id, callback<nlohmann::json> done);
+
   const http::endpoint& endpoint() const { return endpoint_; }
+  const engine_timeouts& timeouts() const { return timeouts_; }
+
+  struct state;  // shared with completions, which may outlive the engine object
 
  private:
-  std::string path(const std::string& p) const;
-  struct state;
+  struct call_spec;
+  /// Runs `then` with the API version, negotiating first if there is none yet.
+  void versioned(std::function<void(result<std::string>)> then);
+  /// Sends a request whose target gets the version prefix.
+  void call(call_spec spec, http::response_handler done);
+
   http::reactor& reactor_;
   http::endpoint endpoint_;
-  std::chrono::milliseconds call_timeout_;
+  engine_timeouts timeouts_;
   std::shared_ptr<state> state_;
 };
 

@@ -1,40 +1,83 @@
 #pragma once
 // ContainerSSH's authentication webhook protocol (JSON over HTTP POST).
-// POST {url}/password  {username, remoteAddress, connectionId, clientVersion, passwordBase64}
-// answer 200 {success: bool, authenticatedUsername?, metadata?, environment?, files?}
+//
+//   POST {url}/password  {username, remoteAddress, connectionId, clientVersion, passwordBase64,
+//                         metadata, environment, files}
+//   POST {url}/pubkey    the same with publicKey (authorized_keys format) instead of passwordBase64
+//   POST {url}/authz     the same without credentials, plus authenticatedUsername
+//                        (the config server receives this body too)
+//   answer 200 {success: bool, authenticatedUsername?, metadata?, environment?, files?}
+//
+// metadata and environment map names to {value, sensitive}; files map absolute paths in the
+// container to {value: base64 contents, sensitive}. What a login gathers travels along: every
+// request carries what the earlier answers returned.
 
 #include <map>
-#include <set>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/result.hpp"
 
 namespace cssh::auth_webhook {
 
-struct password_request {
-  std::string username;
+/// One metadata, environment or file value. For files, `value` holds the raw contents (base64 is
+/// only the wire form). A sensitive value never appears in logs.
+struct meta_value {
+  std::string value;
+  bool sensitive = false;
+  bool operator==(const meta_value&) const = default;
+};
+
+using value_map = std::map<std::string, meta_value>;
+
+/// ContainerSSH's connection metadata: gathered from the answers of one login.
+struct connection_metadata {
+  value_map metadata;
+  value_map environment;
+  value_map files;  // absolute path in the container -> contents
+  /// Takes every entry of `newer`, replacing entries of the same name (as ContainerSSH does).
+  void merge(const connection_metadata& newer);
+  bool empty() const { return metadata.empty() && environment.empty() && files.empty(); }
+};
+
+/// Who is logging in, sent with every request.
+struct login_context {
+  std::string username;        // as typed by the client
   std::string remote_address;  // "ip:port"
   std::string connection_id;
-  std::string client_version;
-  std::string password;        // raw; encoded as passwordBase64 on the wire
+  std::string client_version;  // the client's identification string ("SSH-2.0-OpenSSH_9.2p1 ...")
+  connection_metadata meta;
 };
 
 struct auth_response {
   bool success = false;
   std::string authenticated_username;  // empty when the server did not say
-  /// environment values the container should get (value only; `sensitive` is kept apart)
-  std::map<std::string, std::string> environment;
-  /// names in `environment` the server marked sensitive: their values must never be logged
-  std::set<std::string> sensitive_environment;
+  connection_metadata meta;
 };
 
-/// The JSON body for POST {url}/password.
-std::string encode_password_request(const password_request& req);
+/// The JSON body for POST {url}/password (the password only as passwordBase64).
+std::string encode_password_request(const login_context& login, const std::string& password);
 
-/// Parses a 200 answer's body. Malformed JSON or a missing/mistyped `success` is a failure
-/// whose message says what was wrong (and never echoes secrets).
+/// The JSON body for POST {url}/pubkey.
+std::string encode_pubkey_request(const login_context& login, const std::string& public_key);
+
+/// The JSON body for POST {url}/authz and for the config server.
+std::string encode_authz_request(const login_context& login, const std::string& authenticated_username);
+
+/// Parses a 200 answer's body. Malformed JSON or a missing/mistyped field is a failure
+/// (AUTH_WEBHOOK_BAD_RESPONSE) whose message says what was wrong and never echoes values.
 result<auth_response> decode_auth_response(const std::string& body);
 
+/// Reads the `metadata`, `environment` and `files` members of an answer object into `out`
+/// (shared with the config server's answer). `who` starts messages ("auth webhook response").
+result<void> read_connection_metadata(const nlohmann::json& answer, const std::string& who, connection_metadata& out);
+
+/// The values for a log line: sensitive ones replaced by "<sensitive>", file contents by their size.
+nlohmann::json loggable(const value_map& values);
+nlohmann::json loggable_files(const value_map& files);
+
 std::string base64_encode(const std::string& raw);
+/// Standard alphabet, padding optional; whitespace and any other character are an error.
+result<std::string> base64_decode(const std::string& text);
 
 }  // namespace cssh::auth_webhook

@@ -3,7 +3,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <array>
+#include <limits>
 #include <cctype>
 
 #include "protocol/http_transport.hpp"
@@ -91,6 +94,84 @@ class call_exchange final : public exchange {
   std::optional<beast_http::response_parser<beast_http::string_body>> parser_;
 };
 
+/// A call whose 2xx body is handed on piece by piece instead of collected (async_call_streamed).
+class streamed_exchange final : public exchange {
+ public:
+  streamed_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, body_handler on_body,
+                    response_handler done)
+      : exchange(std::move(core), ep, std::move(req)), on_body_(std::move(on_body)), done_(std::move(done)) {}
+
+  void refuse() { finish(reactor_stopped(request_line())); }
+
+ private:
+  static constexpr std::size_t piece_size = 64u * 1024u;
+
+  void on_connected() override {
+    msg_ = build_message();
+    msg_.set(beast_http::field::connection, "close");
+    auto self = std::static_pointer_cast<streamed_exchange>(shared_from_this());
+    beast_http::async_write(stream_, msg_, [self](const error_code& ec, std::size_t) {
+      if (ec) return self->finish(self->io_failure(phase::exchange, ec, "sending the request"));
+      self->parser_.emplace();
+      // Bounded by the deadline, not by size. (Beast 1.74 treats boost::none, "no limit", as a
+      // limit below every Content-Length, so give the largest number instead.)
+      self->parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      self->parser_->header_limit(response_header_limit);
+      beast_http::async_read_header(self->stream_, self->buf_, *self->parser_, [self](const error_code& ec2, std::size_t) {
+        if (ec2) return self->finish(self->io_failure(phase::exchange, ec2, "reading the response header"));
+        const auto& head = self->parser_->get();
+        self->out_.status = head.result_int();
+        for (const auto& field : head) {
+          self->out_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        }
+        self->streaming_ = self->out_.status / 100 == 2;
+        self->read_piece();
+      });
+    });
+  }
+
+  void read_piece() {
+    if (parser_->is_done()) return finish(std::move(out_));
+    auto& body = parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    auto self = std::static_pointer_cast<streamed_exchange>(shared_from_this());
+    beast_http::async_read_some(stream_, buf_, *parser_, [self](error_code ec, std::size_t) {
+      // need_buffer only says our piece is full: hand it on and continue.
+      if (ec == beast_http::error::need_buffer) ec = {};
+      if (ec) return self->finish(self->io_failure(phase::exchange, ec, "reading the response body"));
+      std::size_t got = self->piece_.size() - self->parser_->get().body().size;
+      std::string_view piece(self->piece_.data(), got);
+      if (self->streaming_) {
+        if (got > 0) self->on_body_(piece);
+      } else if (self->out_.body.size() < error_body_limit) {
+        self->out_.body.append(piece.substr(0, error_body_limit - self->out_.body.size()));
+      }
+      self->read_piece();
+    });
+  }
+
+  void on_failed(failure f) override { finish(std::move(f)); }
+
+  void finish(result<response> outcome) {
+    if (!finish_io()) return;
+    stream_.close();
+    auto done = std::move(done_);
+    on_body_ = nullptr;
+    done(std::move(outcome));
+  }
+
+  static constexpr std::size_t error_body_limit = 1024u * 1024u;
+  body_handler on_body_;
+  response_handler done_;
+  beast_http::request<beast_http::string_body> msg_;
+  boost::beast::flat_buffer buf_;
+  std::optional<beast_http::response_parser<beast_http::buffer_body>> parser_;
+  std::array<char, piece_size> piece_{};
+  response out_;
+  bool streaming_ = false;
+};
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -110,15 +191,30 @@ std::string response::header(std::string_view name) const {
 
 void async_call(reactor& r, const endpoint& ep, request req, response_handler done) {
   auto core = r.internals().core;
-  if (ep.tls) {
-    auto report = [done = std::move(done), what = ep.describe() + ": " + req.method + " " + req.target] {
-      done(fail("HTTP_TLS_UNSUPPORTED", what + ": TLS (https) endpoints are not supported yet"));
+  auto prepared = with_tls_context(ep);
+  if (!prepared) {
+    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
+      done(fail(f.code, what + ": " + f.message));
     };
     // Callbacks belong on a reactor thread; only a stopped reactor forces us to answer inline.
     if (!core->post(core->ioc.get_executor(), report)) report();
     return;
   }
-  auto op = std::make_shared<call_exchange>(core, ep, std::move(req), std::move(done));
+  auto op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done));
+  if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
+}
+
+void async_call_streamed(reactor& r, const endpoint& ep, request req, body_handler on_body, response_handler done) {
+  auto core = r.internals().core;
+  auto prepared = with_tls_context(ep);
+  if (!prepared) {
+    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
+      done(fail(f.code, what + ": " + f.message));
+    };
+    if (!core->post(core->ioc.get_executor(), report)) report();
+    return;
+  }
+  auto op = std::make_shared<streamed_exchange>(core, prepared.value(), std::move(req), std::move(on_body), std::move(done));
   if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
 }
 

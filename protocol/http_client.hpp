@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,10 @@
 #include "protocol/http_endpoint.hpp"
 
 namespace cssh::http {
+
+namespace detail {
+struct cancellable;
+}
 
 /// Owns the I/O threads (an asio io_context run by N threads).
 class reactor {
@@ -34,6 +39,21 @@ class reactor {
   std::unique_ptr<impl> impl_;
 };
 
+/// Lets a caller abort one request it no longer needs (e.g. a wait without deadline whose
+/// Engine stopped answering). Thread-safe; cancelling before the request started works too.
+class cancellation {
+ public:
+  /// The request completes with HTTP_CANCELLED ("cancelled by its caller").
+  void cancel();
+  /// Internal: the transport registers the running request here.
+  void attach(std::weak_ptr<detail::cancellable> op);
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;
+  std::weak_ptr<detail::cancellable> op_;
+};
+
 struct request {
   std::string method = "GET";
   std::string target = "/";  // path and query, already encoded
@@ -41,6 +61,8 @@ struct request {
   std::string body;           // sent with Content-Type: application/json when non-empty
   /// Deadline for the whole exchange (connect, write, read). Zero means none.
   std::chrono::milliseconds timeout{15000};
+  /// Optional: lets the caller abort the request.
+  std::shared_ptr<cancellation> cancel;
 };
 
 struct response {
@@ -56,6 +78,17 @@ using response_handler = std::function<void(result<response>)>;
 /// Performs one request on a fresh connection. Errors (connect refused, timeout, malformed
 /// response) arrive as failures naming the endpoint and the request line.
 void async_call(reactor& r, const endpoint& ep, request req, response_handler done);
+
+/// Receives a response body piece by piece as it arrives (on a reactor thread).
+using body_handler = std::function<void(std::string_view piece)>;
+
+/// Like async_call, for answers that stream for a long time (Docker's pull progress): a 2xx
+/// body goes to `on_body` as it arrives, and the final response carries no body. Any other
+/// status is collected whole into the response (the Engine's error message), as async_call does.
+void async_call_streamed(reactor& r, const endpoint& ep, request req, body_handler on_body, response_handler done);
+
+/// Calls done(true) after `delay` on a reactor thread, or done(false) if the reactor stops first.
+void async_delay(reactor& r, std::chrono::milliseconds delay, std::function<void(bool fired)> done);
 
 /// A raw bidirectional byte stream left after an HTTP upgrade (Docker's hijack).
 class upgraded_stream {

@@ -2,6 +2,7 @@
 // Where an HTTP peer lives: a Unix socket (Docker's default) or host:port over TCP.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -9,13 +10,19 @@
 
 namespace cssh::http {
 
+class tls_context;  // protocol/http_tls.hpp
+
 struct endpoint {
   enum class transport { unix_socket, tcp };
   transport kind = transport::tcp;
   std::string socket_path;  // unix_socket only
   std::string host;         // tcp only
   std::uint16_t port = 0;   // tcp only
-  bool tls = false;         // https:// (TLS set-up arrives with issue 7/8)
+  /// TLS over TCP: https:// URLs, or a Docker host given with cert/key/cacert.
+  bool tls = false;
+  /// The peer's TLS settings (make_tls_context); null with tls = system CAs, no client cert.
+  /// Each client (the Engine, every webhook) brings its own.
+  std::shared_ptr<const tls_context> tls_ctx;
   /// Path prefix of a webhook URL ("http://h:p/auth" -> "/auth"), no trailing slash.
   std::string base_path;
 

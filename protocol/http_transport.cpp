@@ -3,6 +3,8 @@
 #include "protocol/http_transport.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <type_traits>
 
 #include "common/log.hpp"
 
@@ -32,6 +34,7 @@ void run_loop(reactor_core& core) {
 
 any_stream make_stream(strand_type& strand, const endpoint& ep) {
   if (ep.kind == endpoint::transport::unix_socket) return any_stream(any_stream::unix_socket(strand));
+  if (ep.tls) return any_stream(tls_stream(any_stream::tcp_socket(strand), ep.tls_ctx, ep.host));
   return any_stream(any_stream::tcp_socket(strand));
 }
 
@@ -83,6 +86,51 @@ void reactor::stop() {
 }
 
 namespace detail {
+
+// --- any_stream -------------------------------------------------------------------------------
+
+void any_stream::async_shutdown_send(std::function<void(error_code)> done) {
+  if (auto* tls = as_tls()) return tls->async_shutdown_send(std::move(done));
+  error_code ec;
+  std::visit(
+      [&](auto& s) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, tls_stream>) s.shutdown(asio::socket_base::shutdown_send, ec);
+      },
+      sock_);
+  done(ec);
+}
+
+void any_stream::close() {
+  std::visit(
+      [](auto& s) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tls_stream>) {
+          s.close();
+        } else {
+          error_code ignored;
+          s.close(ignored);
+        }
+      },
+      sock_);
+}
+
+any_stream::tcp_socket* any_stream::as_tcp() {
+  if (auto* tls = as_tls()) return &tls->socket();
+  return std::get_if<tcp_socket>(&sock_);
+}
+
+std::string any_stream::describe(const error_code& ec) const {
+  if (const auto* tls = std::get_if<tls_stream>(&sock_)) return tls->describe(ec);
+  return ec.message();
+}
+
+result<endpoint> with_tls_context(const endpoint& ep) {
+  if (!ep.tls || ep.tls_ctx) return ep;
+  auto ctx = default_tls_context();
+  if (!ctx) return fail("HTTP_TLS_CONFIG_INVALID", ep.describe() + ": " + ctx.error().message);
+  endpoint out = ep;
+  out.tls_ctx = std::move(ctx).value();
+  return out;
+}
 
 // --- reactor_core -----------------------------------------------------------------------------
 
@@ -146,6 +194,10 @@ void exchange::cancel() {
   asio::post(strand_, [self = shared_from_this()] { self->abort(abort_reason::cancelled); });
 }
 
+void exchange::abandon() {
+  asio::post(strand_, [self = shared_from_this()] { self->abort(abort_reason::abandoned); });
+}
+
 std::string exchange::request_line() const { return ep_.describe() + ": " + req_.method + " " + req_.target; }
 
 void exchange::abort(abort_reason why) {
@@ -175,6 +227,7 @@ void exchange::start() {
     return;
   }
   arm_deadline();
+  if (req_.cancel) req_.cancel->attach(weak_from_this());
   auto self = shared_from_this();
   if (auto* sock = stream_.as_unix()) {
     sock->async_connect(asio::local::stream_protocol::endpoint(ep_.socket_path), [self](const error_code& ec) {
@@ -195,9 +248,22 @@ void exchange::start() {
         asio::async_connect(*self->stream_.as_tcp(), results,
                             [self](const error_code& ec2, const asio::ip::tcp::endpoint&) {
                               if (ec2) return self->on_failed(self->io_failure(phase::connect, ec2, "connect"));
-                              self->on_connected();
+                              self->after_connect();
                             });
       });
+}
+
+void exchange::after_connect() {
+  auto* tls = stream_.as_tls();
+  if (!tls) return on_connected();
+  tls->async_handshake([self = shared_from_this()](const error_code& ec) {
+    if (ec) return self->on_failed(self->io_failure(phase::tls_handshake, ec, "TLS handshake"));
+    // The deadline may have closed the socket just as the handshake finished.
+    if (self->aborted()) {
+      return self->on_failed(self->io_failure(phase::tls_handshake, asio::error::operation_aborted, "TLS handshake"));
+    }
+    self->on_connected();
+  });
 }
 
 bool exchange::finish_io() {
@@ -215,8 +281,12 @@ failure exchange::io_failure(phase ph, const error_code& ec, std::string_view do
                                     " ms (timed out during " + std::string(doing) + ")");
   }
   if (aborted_ == abort_reason::cancelled) return reactor_stopped(request_line());
-  return fail(ph == phase::connect ? "HTTP_CONNECT_FAILED" : "HTTP_PROTOCOL_ERROR",
-              request_line() + ": " + std::string(doing) + " failed: " + ec.message());
+  if (aborted_ == abort_reason::abandoned) return fail("HTTP_CANCELLED", request_line() + ": cancelled by its caller");
+  // TLS trouble gets its own code wherever it struck: a server refusing our client
+  // certificate under TLS 1.3 only shows on the first read after the handshake.
+  bool tls_trouble = ph == phase::tls_handshake || ec.category() == asio::error::get_ssl_category();
+  const char* code = tls_trouble ? "HTTP_TLS_FAILED" : ph == phase::connect ? "HTTP_CONNECT_FAILED" : "HTTP_PROTOCOL_ERROR";
+  return fail(code, request_line() + ": " + std::string(doing) + " failed: " + stream_.describe(ec));
 }
 
 beast_http::request<beast_http::string_body> exchange::build_message() {
@@ -240,4 +310,77 @@ beast_http::request<beast_http::string_body> exchange::build_message() {
 }
 
 }  // namespace detail
+
+// --- cancellation -------------------------------------------------------------------------------
+
+void cancellation::cancel() {
+  std::shared_ptr<detail::cancellable> op;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    op = op_.lock();
+  }
+  if (op) op->abandon();
+}
+
+void cancellation::attach(std::weak_ptr<detail::cancellable> op) {
+  bool already = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    op_ = op;
+    already = cancelled_;
+  }
+  if (!already) return;
+  if (auto live = op.lock()) live->abandon();
+}
+
+// --- async_delay --------------------------------------------------------------------------------
+
+namespace {
+
+class delay_op final : public cancellable, public std::enable_shared_from_this<delay_op> {
+ public:
+  delay_op(std::shared_ptr<reactor_core> core, std::function<void(bool)> done)
+      : core_(std::move(core)), strand_(asio::make_strand(core_->ioc)), timer_(strand_), done_(std::move(done)) {}
+  ~delay_op() override { core_->untrack(track_id_); }
+
+  void start(std::chrono::milliseconds delay) {
+    track_id_ = core_->track(weak_from_this());
+    if (track_id_ == 0) return finish(false);
+    timer_.expires_after(delay);
+    timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->finish(!ec && !self->cancelled_); });
+  }
+  void cancel() override {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->cancelled_ = true;
+      self->timer_.cancel();
+    });
+  }
+  void finish(bool fired) {
+    if (!done_) return;
+    core_->untrack(track_id_);
+    track_id_ = 0;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(fired);
+  }
+  strand_type& strand() { return strand_; }
+
+ private:
+  std::shared_ptr<reactor_core> core_;
+  strand_type strand_;
+  asio::steady_timer timer_;
+  std::function<void(bool)> done_;
+  std::uint64_t track_id_ = 0;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+void async_delay(reactor& r, std::chrono::milliseconds delay, std::function<void(bool fired)> done) {
+  auto core = r.internals().core;
+  auto op = std::make_shared<delay_op>(core, std::move(done));
+  if (!core->post(op->strand(), [op, delay] { op->start(delay); })) op->finish(false);
+}
+
 }  // namespace cssh::http

@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "protocol/http_client.hpp"
+#include "protocol/http_tls_stream.hpp"
 
 namespace cssh::http::detail {
 
@@ -35,8 +37,10 @@ using strand_type = asio::strand<asio::io_context::executor_type>;
 /// Anything the reactor must be able to abort when it stops (calls in flight, attached streams).
 struct cancellable {
   virtual ~cancellable() = default;
-  /// Thread-safe; the object finishes with an error on its own strand.
+  /// The reactor is stopping. Thread-safe; the object finishes with an error on its own strand.
   virtual void cancel() = 0;
+  /// The caller gave up on it (http::cancellation). Same as cancel() unless told apart.
+  virtual void abandon() { cancel(); }
 };
 
 /// The io_context and the list of live operations. Shared (not owned by `reactor` alone) so that
@@ -88,8 +92,8 @@ struct reactor::impl {
 
 namespace cssh::http::detail {
 
-/// One socket of either transport, shaped as an Asio AsyncStream so Beast and asio::async_write
-/// work on it. A TLS stream would be a third alternative here.
+/// One socket of any transport (Unix, TCP, TLS over TCP), shaped as an Asio AsyncStream so
+/// Beast and asio::async_write work on it.
 class any_stream {
  public:
   using executor_type = asio::any_io_executor;
@@ -98,6 +102,7 @@ class any_stream {
 
   explicit any_stream(unix_socket s) : sock_(std::move(s)) {}
   explicit any_stream(tcp_socket s) : sock_(std::move(s)) {}
+  explicit any_stream(tls_stream s) : sock_(std::move(s)) {}
 
   executor_type get_executor() {
     return std::visit([](auto& s) -> executor_type { return s.get_executor(); }, sock_);
@@ -110,22 +115,27 @@ class any_stream {
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     std::visit([&](auto& s) { s.async_write_some(buffers, std::forward<Handler>(handler)); }, sock_);
   }
-  void shutdown_send(error_code& ec) {
-    std::visit([&](auto& s) { s.shutdown(asio::socket_base::shutdown_send, ec); }, sock_);
-  }
-  void close() {
-    error_code ignored;
-    std::visit([&](auto& s) { s.close(ignored); }, sock_);
-  }
-  tcp_socket* as_tcp() { return std::get_if<tcp_socket>(&sock_); }
+  /// Half-close: a socket shuts down its sending side, TLS sends close_notify. Reading goes on.
+  /// `done` may run before this returns (plain sockets) or later on the strand (TLS).
+  void async_shutdown_send(std::function<void(error_code)> done);
+  void close();
+  /// The socket to connect: the TCP socket itself or the one under TLS.
+  tcp_socket* as_tcp();
   unix_socket* as_unix() { return std::get_if<unix_socket>(&sock_); }
+  tls_stream* as_tls() { return std::get_if<tls_stream>(&sock_); }
+  /// An I/O error in words; for TLS with what OpenSSL found (certificate, alert).
+  std::string describe(const error_code& ec) const;
 
  private:
-  std::variant<unix_socket, tcp_socket> sock_;
+  std::variant<unix_socket, tcp_socket, tls_stream> sock_;
 };
 
 /// What an exchange was doing when an I/O error struck; picks the failure code.
-enum class phase { connect, exchange };
+enum class phase { connect, tls_handshake, exchange };
+
+/// The endpoint with its TLS context filled in (https:// without settings gets the system
+/// CAs). Fails only when that default context cannot be built.
+result<endpoint> with_tls_context(const endpoint& ep);
 
 /// The common half of a call and an upgrade: strand, socket, deadline, connect, and the wording
 /// of failures ("<endpoint>: <METHOD target>: <what happened>"). Subclasses continue in
@@ -134,7 +144,9 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
  public:
   ~exchange() override;
   void cancel() override;
-  /// Runs on the strand: registers with the reactor, arms the deadline, connects.
+  void abandon() override;
+  /// Runs on the strand: registers with the reactor, arms the deadline, connects (and runs
+  /// the TLS handshake for https endpoints).
   void start();
   strand_type& strand() { return strand_; }
 
@@ -162,9 +174,10 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
   bool finished_ = false;
 
  private:
-  enum class abort_reason { none, timeout, cancelled };
+  enum class abort_reason { none, timeout, cancelled, abandoned };
   void abort(abort_reason why);
   void arm_deadline();
+  void after_connect();
 
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer deadline_;

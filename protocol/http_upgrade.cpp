@@ -162,13 +162,14 @@ class raw_stream final : public cancellable, public std::enable_shared_from_this
   void do_shutdown() {
     if (shut_ || closed_) return;
     shut_ = true;
-    error_code ignored;  // the peer may already be gone; reading will tell the caller
-    stream_.shutdown_send(ignored);
+    // Over TLS this sends close_notify, possibly after waiting for the socket to take it.
+    // Errors are ignored: the peer may already be gone, and reading will tell the caller.
+    stream_.async_shutdown_send([self = shared_from_this()](const error_code&) {});
   }
 
   failure stream_failure(std::string_view doing, const error_code& ec) const {
     if (closed_ || ec == asio::error::operation_aborted) return fail("HTTP_STREAM_CLOSED", what_ + ": stream is closed");
-    return fail("HTTP_STREAM_ERROR", what_ + ": " + std::string(doing) + " failed: " + ec.message());
+    return fail("HTTP_STREAM_ERROR", what_ + ": " + std::string(doing) + " failed: " + stream_.describe(ec));
   }
 
   std::shared_ptr<reactor_core> core_;
@@ -286,14 +287,16 @@ class upgrade_exchange final : public exchange {
 
 void async_upgrade(reactor& r, const endpoint& ep, request req, upgrade_handler done) {
   auto core = r.internals().core;
-  if (ep.tls) {
-    auto report = [done = std::move(done), what = ep.describe() + ": " + req.method + " " + req.target] {
-      done(fail("HTTP_TLS_UNSUPPORTED", what + ": TLS (https) endpoints are not supported yet"));
+  auto prepared = with_tls_context(ep);
+  if (!prepared) {
+    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
+      done(fail(f.code, what + ": " + f.message));
     };
+    // Callbacks belong on a reactor thread; only a stopped reactor forces us to answer inline.
     if (!core->post(core->ioc.get_executor(), report)) report();
     return;
   }
-  auto op = std::make_shared<upgrade_exchange>(core, ep, std::move(req), std::move(done));
+  auto op = std::make_shared<upgrade_exchange>(core, prepared.value(), std::move(req), std::move(done));
   if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
 }
 

@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/log.hpp"
+#include "protocol/ssh_algorithms.hpp"
 #include "protocol/ssh_session_driver.hpp"
 
 namespace cssh::ssh {
@@ -74,6 +76,48 @@ result<int> open_listening_socket(const std::string& listen, unsigned& bound_por
   return fail("SSH_LISTEN_FAILED", "cannot listen on " + listen + ": " + last_error);
 }
 
+const std::vector<std::string>& or_default(const std::vector<std::string>& given, algorithm_kind kind) {
+  return given.empty() ? default_algorithms(kind) : given;
+}
+
+result<void> set_list(ssh_bind bind, ssh_bind_options_e option, const std::string& value, const char* key) {
+  if (ssh_bind_options_set(bind, option, value.c_str()) != SSH_OK) {
+    return fail("SSH_ALGORITHMS_INVALID", std::string("ssh.") + key + ": libssh refused \"" + value + "\"");
+  }
+  return {};
+}
+
+/// Algorithm lists onto the bind. Host key algorithms follow the keys that are loaded: an
+/// ECDSA key brings its algorithm along even when the default list leaves ECDSA out.
+result<void> apply_algorithms(ssh_bind bind, const listener_options& o, const std::vector<loaded_host_key>& keys) {
+  std::string ciphers = join_algorithms(or_default(o.ciphers, algorithm_kind::cipher));
+  std::string macs = join_algorithms(or_default(o.macs, algorithm_kind::mac));
+  std::vector<std::string> host_algorithms = or_default(o.host_key_algorithms, algorithm_kind::host_key);
+  if (o.host_key_algorithms.empty()) {
+    for (const auto& k : keys) {
+      if (k.type_name.rfind("ecdsa-", 0) == 0 &&
+          std::find(host_algorithms.begin(), host_algorithms.end(), k.type_name) == host_algorithms.end()) {
+        host_algorithms.push_back(k.type_name);
+      }
+    }
+  }
+  for (auto r : {set_list(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, ciphers, "ciphers"),
+                 set_list(bind, SSH_BIND_OPTIONS_CIPHERS_S_C, ciphers, "ciphers"),
+                 set_list(bind, SSH_BIND_OPTIONS_KEY_EXCHANGE, join_algorithms(or_default(o.kex, algorithm_kind::kex)), "kex"),
+                 set_list(bind, SSH_BIND_OPTIONS_HMAC_C_S, macs, "macs"),
+                 set_list(bind, SSH_BIND_OPTIONS_HMAC_S_C, macs, "macs"),
+                 set_list(bind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, join_algorithms(host_algorithms), "hostKeyAlgorithms")}) {
+    if (!r) return r;
+  }
+  return {};
+}
+
+/// "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:22" -> "::1".
+std::string source_of(const std::string& peer) {
+  if (!peer.empty() && peer.front() == '[') return peer.substr(1, peer.find(']') - 1);
+  return peer.substr(0, peer.rfind(':'));
+}
+
 }  // namespace
 
 result<std::unique_ptr<listener>> listener::open(const listener_options& options) {
@@ -87,6 +131,7 @@ result<std::unique_ptr<listener>> listener::open(const listener_options& options
   std::string version = options.server_version;
   if (version.rfind("SSH-2.0-", 0) == 0) version = version.substr(8);
   if (!version.empty()) ssh_bind_options_set(l->bind_, SSH_BIND_OPTIONS_BANNER, version.c_str());
+  if (auto ok = apply_algorithms(l->bind_, options, *keys); !ok) return ok.error();
   for (auto& k : *keys) {
     // The bind takes ownership of an imported key (one per key type).
     if (ssh_bind_options_set(l->bind_, SSH_BIND_OPTIONS_IMPORT_KEY, k.key) != SSH_OK) {
@@ -100,6 +145,7 @@ result<std::unique_ptr<listener>> listener::open(const listener_options& options
   if (!fd) return fd.error();
   l->listen_fd_ = fd.value();
   l->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  l->limiter_ = std::make_shared<startup_limiter>(options.max_startups, options.max_startups_per_source);
   return l;
 }
 
@@ -145,18 +191,28 @@ void listener::accept_loop() {
       }
       continue;
     }
+    std::string peer = describe_peer(fd);
+    std::string source = source_of(peer);
+    if (!limiter_->try_acquire(source)) {
+      // Refused before any SSH byte: cheap for us, and the address's other logins go on.
+      log::warning("SSH_STARTUPS_EXCEEDED", "too many unauthenticated connections; refusing",
+                   {{"remoteAddress", peer}, {"inUse", limiter_->in_use()}});
+      ::close(fd);
+      continue;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::string peer = describe_peer(fd);
+    auto release = [limiter = limiter_, source]() { limiter->release(source); };
     ssh_session session = ssh_new();
     if (session == nullptr || ssh_bind_accept_fd(bind_, session, fd) != SSH_OK) {
       log::warning("SSH_ACCEPT_FAILED", "could not set up an SSH session for a new connection",
                    {{"peer", peer}, {"error", session ? ssh_get_error(bind_) : "out of memory"}});
       if (session) ssh_free(session);
       ::close(fd);
+      release();
       continue;
     }
-    handler_(session, fd, peer);
+    handler_(session, peer, release);
   }
 }
 

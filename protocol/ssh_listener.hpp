@@ -11,6 +11,7 @@
 
 #include "common/result.hpp"
 #include "protocol/ssh_host_keys.hpp"
+#include "protocol/ssh_startup_limiter.hpp"
 
 struct ssh_bind_struct;
 struct ssh_session_struct;
@@ -21,12 +22,21 @@ struct listener_options {
   std::string listen;  // "host:port"; "[::1]:2222" for IPv6
   std::vector<std::string> hostkeys;
   std::string server_version;  // "SSH-2.0-..." as configured; the "SSH-2.0-" prefix is ours to add
+  // Algorithm lists; empty = the defaults of protocol/ssh_algorithms.hpp.
+  std::vector<std::string> ciphers;
+  std::vector<std::string> kex;
+  std::vector<std::string> macs;
+  std::vector<std::string> host_key_algorithms;
+  int max_startups = 100;
+  int max_startups_per_source = 10;
 };
 
 class listener {
  public:
-  /// Called on the accept thread for each new connection; the callee owns `session`.
-  using accept_handler = std::function<void(ssh_session_struct* session, int fd, std::string peer)>;
+  /// Called on the accept thread for each new connection; the callee owns `session` and must
+  /// call `release_startup` once the connection authenticated or ended (its maxStartups slot).
+  using accept_handler =
+      std::function<void(ssh_session_struct* session, std::string peer, std::function<void()> release_startup)>;
 
   ~listener();
   /// Binds and listens; errors name the address or the key that failed.
@@ -47,6 +57,7 @@ class listener {
   int wake_fd_ = -1;
   unsigned port_ = 0;
   accept_handler handler_;
+  std::shared_ptr<startup_limiter> limiter_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 };

@@ -1,9 +1,6 @@
 #include "protocol/ssh_session_driver.hpp"
 
 #include <arpa/inet.h>
-#include <libssh/callbacks.h>
-#include <libssh/libssh.h>
-#include <libssh/server.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,13 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <unordered_map>
-#include <variant>
+#include <type_traits>
 
 #include "common/log.hpp"
+#include "protocol/ssh_session_internal.hpp"
 
 namespace cssh::ssh {
 namespace {
@@ -30,183 +24,57 @@ constexpr std::size_t session_thread_stack = 512 * 1024;
 // Largest slice handed to ssh_channel_write at once (one SSH packet's worth of payload).
 constexpr std::size_t max_write_slice = 32768;
 
-struct data_item {
-  output_stream stream;
-  std::string bytes;
-  std::size_t offset = 0;  // bytes already written; never erase from the front
-};
-struct exit_status_item { int status; };
-struct eof_item {};
-struct close_item {};
-using output_item = std::variant<data_item, exit_status_item, eof_item, close_item>;
-
-struct command {
-  channel_id ch = 0;
-  output_item item;
-};
-
 }  // namespace
 
-class session_driver : public session_commands, public std::enable_shared_from_this<session_driver> {
- public:
-  session_driver(ssh_session session, std::shared_ptr<session_events> events, session_limits limits,
-                 std::string peer)
-      : session_(session), events_(std::move(events)), limits_(limits), peer_(std::move(peer)) {
-    doorbell_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  }
-
-  ~session_driver() override {
-    if (doorbell_ >= 0) ::close(doorbell_);
-  }
-
-  // --- session_commands (any thread) ---------------------------------------------------
-  void write(channel_id ch, output_stream stream, std::string bytes) override {
-    if (bytes.empty()) return;
-    enqueue(command{ch, data_item{stream, std::move(bytes)}});
-  }
-  void send_exit_status(channel_id ch, int status) override { enqueue(command{ch, exit_status_item{status}}); }
-  void send_eof(channel_id ch) override { enqueue(command{ch, eof_item{}}); }
-  void close_channel(channel_id ch) override { enqueue(command{ch, close_item{}}); }
-  void disconnect(const std::string& reason) override {
-    {
-      std::lock_guard<std::mutex> guard(inbox_mutex_);
-      if (finished_) return;
-      disconnect_reason_ = reason;
-      disconnect_requested_ = true;
-    }
-    ring();
-  }
-
-  // --- the session thread ----------------------------------------------------------------
-  void run();
-  /// Ends a session whose thread never started.
-  void abandon(const std::string& reason) { finish(reason); }
-
- private:
-  struct channel_state {
-    session_driver* driver = nullptr;
-    channel_id id = 0;
-    ssh_channel handle = nullptr;
-    ssh_channel_callbacks_struct callbacks{};
-    std::deque<output_item> pending;
-    bool peer_closed = false;   // CLOSE received from the client
-    bool local_closed = false;  // CLOSE sent by us
-    bool eof_sent = false;
-  };
-
-  void enqueue(command cmd) {
-    {
-      std::lock_guard<std::mutex> guard(inbox_mutex_);
-      if (finished_) return;
-      inbox_.push_back(std::move(cmd));
-    }
-    ring();
-  }
-  void ring() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(doorbell_, &one, sizeof one);
-  }
-
-  bool key_exchange();
-  void install_server_callbacks();
-  void take_inbox();
-  void flush_all();
-  void flush_channel(channel_state& cs);
-  void reap_channels();
-  void finish(const std::string& reason);
-
-  // libssh callbacks (static trampolines; userdata is the driver or the channel state)
-  static int on_auth_password(ssh_session, const char* user, const char* password, void* ud);
-  static int on_auth_none(ssh_session, const char* user, void* ud);
-  static int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct*, char, void* ud);
-  static ssh_channel on_channel_open(ssh_session, void* ud);
-  static int on_doorbell(socket_t fd, int revents, void* ud);
-
-  static int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* ud);
-  static void on_eof(ssh_session, ssh_channel, void* ud);
-  static void on_close(ssh_session, ssh_channel, void* ud);
-  static void on_signal(ssh_session, ssh_channel, const char* sig, void* ud);
-  static int on_pty(ssh_session, ssh_channel, const char* term, int w, int h, int pw, int ph, void* ud);
-  static int on_shell(ssh_session, ssh_channel, void* ud);
-  static int on_exec(ssh_session, ssh_channel, const char* cmd, void* ud);
-  static int on_subsystem(ssh_session, ssh_channel, const char* name, void* ud);
-  static int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* ud);
-  static int on_window_change(ssh_session, ssh_channel, int w, int h, int pw, int ph, void* ud);
-
-  ssh_session session_;
-  ssh_event event_ = nullptr;
-  std::shared_ptr<session_events> events_;
-  session_limits limits_;
-  std::string peer_;
-  int doorbell_ = -1;
-
-  std::mutex inbox_mutex_;
-  std::deque<command> inbox_;
-  bool finished_ = false;
-  bool disconnect_requested_ = false;
-  std::string disconnect_reason_;
-
-  ssh_server_callbacks_struct server_callbacks_{};
-  bool authenticated_ = false;
-  int auth_attempts_ = 0;
-  std::string fatal_reason_;
-  channel_id next_channel_id_ = 0;
-  std::map<channel_id, std::unique_ptr<channel_state>> channels_;
-};
-
-// --- callbacks -------------------------------------------------------------------------
-
-int session_driver::on_auth_password(ssh_session session, const char* user, const char* password, void* ud) {
-  auto* self = static_cast<session_driver*>(ud);
-  if (++self->auth_attempts_ > self->limits_.max_auth_tries) {
-    self->fatal_reason_ = "too many authentication attempts";
-    return SSH_AUTH_DENIED;
-  }
-  const char* banner = ssh_get_clientbanner(session);
-  if (self->events_->check_password(user ? user : "", password ? password : "", banner ? banner : "")) {
-    self->authenticated_ = true;
-    self->events_->authenticated(user ? user : "");
-    return SSH_AUTH_SUCCESS;
-  }
-  return SSH_AUTH_DENIED;
+session_driver::session_driver(ssh_session session, std::shared_ptr<session_events> events,
+                               session_options options, std::string peer)
+    : session_(session), events_(std::move(events)), options_(std::move(options)), peer_(std::move(peer)) {
+  doorbell_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-int session_driver::on_auth_none(ssh_session, const char*, void*) { return SSH_AUTH_DENIED; }
-
-int session_driver::on_auth_pubkey(ssh_session, const char*, ssh_key_struct*, char, void* ud) {
-  // Public keys arrive with issue 8; until then every key is refused so the client moves on.
-  auto* self = static_cast<session_driver*>(ud);
-  (void)self;
-  return SSH_AUTH_DENIED;
+session_driver::~session_driver() {
+  if (doorbell_ >= 0) ::close(doorbell_);
 }
 
-ssh_channel session_driver::on_channel_open(ssh_session session, void* ud) {
-  auto* self = static_cast<session_driver*>(ud);
-  if (!self->authenticated_) return nullptr;
-  ssh_channel handle = ssh_channel_new(session);
-  if (handle == nullptr) return nullptr;
-  auto cs = std::make_unique<channel_state>();
-  cs->driver = self;
-  cs->id = self->next_channel_id_++;
-  cs->handle = handle;
-  auto& cb = cs->callbacks;
-  cb.userdata = cs.get();
-  cb.channel_data_function = &on_data;
-  cb.channel_eof_function = &on_eof;
-  cb.channel_close_function = &on_close;
-  cb.channel_signal_function = &on_signal;
-  cb.channel_pty_request_function = &on_pty;
-  cb.channel_shell_request_function = &on_shell;
-  cb.channel_exec_request_function = &on_exec;
-  cb.channel_subsystem_request_function = &on_subsystem;
-  cb.channel_env_request_function = &on_env;
-  cb.channel_pty_window_change_function = &on_window_change;
-  ssh_callbacks_init(&cb);
-  ssh_set_channel_callbacks(handle, &cb);
-  auto id = cs->id;
-  self->channels_.emplace(id, std::move(cs));
-  self->events_->channel_opened(id);
-  return handle;
+// --- commands (any thread) ----------------------------------------------------------------
+
+void session_driver::write(channel_id ch, output_stream stream, std::string bytes) {
+  if (bytes.empty()) return;
+  enqueue(queued_command{ch, data_item{stream, std::move(bytes)}});
+}
+void session_driver::send_exit_status(channel_id ch, int status) { enqueue(queued_command{ch, exit_status_item{status}}); }
+void session_driver::send_exit_signal(channel_id ch, const std::string& signal_name, bool core_dumped,
+                                      const std::string& message) {
+  enqueue(queued_command{ch, exit_signal_item{signal_name, core_dumped, message}});
+}
+void session_driver::input_consumed(channel_id ch, std::size_t bytes) {
+  enqueue(queued_command{ch, input_credit_item{bytes}});
+}
+void session_driver::send_eof(channel_id ch) { enqueue(queued_command{ch, eof_item{}}); }
+void session_driver::close_channel(channel_id ch) { enqueue(queued_command{ch, close_item{}}); }
+
+void session_driver::disconnect(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> guard(inbox_mutex_);
+    if (finished_) return;
+    disconnect_reason_ = reason;
+    disconnect_requested_ = true;
+  }
+  ring();
+}
+
+void session_driver::enqueue(queued_command cmd) {
+  {
+    std::lock_guard<std::mutex> guard(inbox_mutex_);
+    if (finished_) return;
+    inbox_.push_back(std::move(cmd));
+  }
+  ring();
+}
+
+void session_driver::ring() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(doorbell_, &one, sizeof one);
 }
 
 int session_driver::on_doorbell(socket_t fd, int, void*) {
@@ -215,71 +83,12 @@ int session_driver::on_doorbell(socket_t fd, int, void*) {
   return 0;
 }
 
-int session_driver::on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  if (is_stderr) return static_cast<int>(len);  // clients have no business sending stderr
-  cs->driver->events_->data_received(cs->id, std::string(static_cast<const char*>(data), len));
-  return static_cast<int>(len);
-}
-
-void session_driver::on_eof(ssh_session, ssh_channel, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->driver->events_->eof_received(cs->id);
-}
-
-void session_driver::on_close(ssh_session, ssh_channel, void* ud) {
-  // Only mark here: freeing the channel inside its own callback would pull libssh's
-  // state out from under it. reap_channels() finishes the job after dopoll returns.
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->peer_closed = true;
-}
-
-void session_driver::on_signal(ssh_session, ssh_channel, const char* sig, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->driver->events_->signal_requested(cs->id, sig ? sig : "");
-}
-
-int session_driver::on_pty(ssh_session, ssh_channel, const char* term, int w, int h, int, int, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->driver->events_->pty_requested(cs->id, term ? term : "", static_cast<unsigned>(std::max(w, 0)),
-                                     static_cast<unsigned>(std::max(h, 0)));
-  return 0;
-}
-
-int session_driver::on_shell(ssh_session, ssh_channel, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  return cs->driver->events_->program_requested(cs->id, program_kind::shell, "") ? 0 : -1;
-}
-
-int session_driver::on_exec(ssh_session, ssh_channel, const char* cmd, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  return cs->driver->events_->program_requested(cs->id, program_kind::exec, cmd ? cmd : "") ? 0 : -1;
-}
-
-int session_driver::on_subsystem(ssh_session, ssh_channel, const char* name, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  return cs->driver->events_->program_requested(cs->id, program_kind::subsystem, name ? name : "") ? 0 : -1;
-}
-
-int session_driver::on_env(ssh_session, ssh_channel, const char* name, const char* value, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->driver->events_->env_requested(cs->id, name ? name : "", value ? value : "");
-  return 0;
-}
-
-int session_driver::on_window_change(ssh_session, ssh_channel, int w, int h, int, int, void* ud) {
-  auto* cs = static_cast<channel_state*>(ud);
-  cs->driver->events_->window_changed(cs->id, static_cast<unsigned>(std::max(w, 0)),
-                                      static_cast<unsigned>(std::max(h, 0)));
-  return 0;
-}
-
 // --- the loop ----------------------------------------------------------------------------
 
 bool session_driver::key_exchange() {
   // Blocking key exchange on our own thread; libssh's timeout bounds each wait and the
   // login grace time bounds the whole pre-auth phase in run().
-  long timeout_s = std::max<long>(1, static_cast<long>(limits_.login_grace.count() / 1000));
+  long timeout_s = std::max<long>(1, static_cast<long>(options_.login_grace.count() / 1000));
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout_s);
   if (ssh_handle_key_exchange(session_) != SSH_OK) {
     fatal_reason_ = std::string("key exchange failed: ") + ssh_get_error(session_);
@@ -288,26 +97,50 @@ bool session_driver::key_exchange() {
   return true;
 }
 
-void session_driver::install_server_callbacks() {
-  server_callbacks_.userdata = this;
-  server_callbacks_.auth_password_function = &on_auth_password;
-  server_callbacks_.auth_none_function = &on_auth_none;
-  server_callbacks_.auth_pubkey_function = &on_auth_pubkey;
-  server_callbacks_.channel_open_request_session_function = &on_channel_open;
-  ssh_callbacks_init(&server_callbacks_);
-  ssh_set_server_callbacks(session_, &server_callbacks_);
-}
-
 void session_driver::take_inbox() {
-  std::deque<command> batch;
+  std::deque<queued_command> batch;
   {
     std::lock_guard<std::mutex> guard(inbox_mutex_);
     batch.swap(inbox_);
   }
   for (auto& cmd : batch) {
-    auto it = channels_.find(cmd.ch);
-    if (it == channels_.end() || it->second->local_closed || it->second->peer_closed) continue;
-    it->second->pending.push_back(std::move(cmd.item));
+    auto it = channels.find(cmd.ch);
+    if (it == channels.end() || it->second->local_closed || it->second->peer_closed) continue;
+    auto& cs = *it->second;
+    if (auto* credit = std::get_if<input_credit_item>(&cmd.item)) {
+      cs.input_in_flight = credit->bytes >= cs.input_in_flight ? 0 : cs.input_in_flight - credit->bytes;
+      resume_input(cs);
+      continue;
+    }
+    std::visit(
+        [&cs](auto&& item) {
+          using T = std::decay_t<decltype(item)>;
+          if constexpr (!std::is_same_v<T, input_credit_item>) cs.pending.push_back(std::move(item));
+        },
+        std::move(cmd.item));
+  }
+}
+
+void session_driver::resume_input(channel_state& cs) {
+  // Take what libssh kept while we were full; reading it also lets libssh open the client's
+  // window again.
+  char buffer[32768];
+  while (cs.input_paused && cs.input_in_flight < input_in_flight_limit) {
+    int available = ssh_channel_poll(cs.handle, 0);
+    if (available <= 0) {
+      cs.input_paused = false;
+      break;
+    }
+    auto want = std::min<std::size_t>({static_cast<std::size_t>(available), sizeof buffer,
+                                       input_in_flight_limit - cs.input_in_flight});
+    int n = ssh_channel_read_nonblocking(cs.handle, buffer, static_cast<uint32_t>(want), 0);
+    if (n <= 0) break;
+    cs.input_in_flight += static_cast<std::size_t>(n);
+    events_->data_received(cs.id, std::string(buffer, static_cast<std::size_t>(n)));
+  }
+  if (!cs.input_paused && cs.eof_deferred) {
+    cs.eof_deferred = false;
+    events_->eof_received(cs.id);
   }
 }
 
@@ -336,6 +169,10 @@ void session_driver::flush_channel(channel_state& cs) {
     } else if (auto* status = std::get_if<exit_status_item>(&item)) {
       ssh_channel_request_send_exit_status(cs.handle, status->status);
       cs.pending.pop_front();
+    } else if (auto* sig = std::get_if<exit_signal_item>(&item)) {
+      ssh_channel_request_send_exit_signal(cs.handle, sig->signal_name.c_str(), sig->core_dumped ? 1 : 0,
+                                           sig->message.c_str(), "");
+      cs.pending.pop_front();
     } else if (std::holds_alternative<eof_item>(item)) {
       if (!cs.eof_sent) ssh_channel_send_eof(cs.handle);
       cs.eof_sent = true;
@@ -349,19 +186,15 @@ void session_driver::flush_channel(channel_state& cs) {
   if (drained > 0) events_->output_drained(cs.id, drained);
 }
 
-void session_driver::flush_all() {
-  for (auto& [id, cs] : channels_) flush_channel(*cs);
-}
-
 void session_driver::reap_channels() {
-  for (auto it = channels_.begin(); it != channels_.end();) {
+  for (auto it = channels.begin(); it != channels.end();) {
     auto& cs = *it->second;
     if (cs.peer_closed) {
       // The client closed: answer with our CLOSE (if not sent yet) and forget the channel.
       if (!cs.local_closed) ssh_channel_close(cs.handle);
       ssh_channel_free(cs.handle);
       events_->channel_closed(cs.id);
-      it = channels_.erase(it);
+      it = channels.erase(it);
     } else {
       ++it;
     }
@@ -369,16 +202,17 @@ void session_driver::reap_channels() {
 }
 
 void session_driver::finish(const std::string& reason) {
+  release_startup_slot();
   {
     std::lock_guard<std::mutex> guard(inbox_mutex_);
     finished_ = true;
     inbox_.clear();
   }
-  for (auto& [id, cs] : channels_) {
+  for (auto& [id, cs] : channels) {
     events_->channel_closed(id);
     ssh_channel_free(cs->handle);
   }
-  channels_.clear();
+  channels.clear();
   if (event_ != nullptr) {
     ssh_event_remove_fd(event_, doorbell_);
     ssh_event_remove_session(event_, session_);
@@ -393,15 +227,57 @@ void session_driver::finish(const std::string& reason) {
   events->disconnected(reason);
 }
 
+void session_driver::send_banner_once() {
+  // SSH_MSG_USERAUTH_BANNER is only valid once the client asked for ssh-userauth: clients
+  // (OpenSSH, PuTTY) drop the connection over a banner that comes earlier. The first
+  // authentication request is the earliest safe moment, and the banner precedes its answer.
+  if (banner_sent_ || options_.banner.empty()) return;
+  banner_sent_ = true;
+  ssh_string banner = ssh_string_from_char(options_.banner.c_str());
+  ssh_send_issue_banner(session_, banner);
+  ssh_string_free(banner);
+}
+
+void session_driver::release_startup_slot() {
+  if (startup_released_) return;
+  startup_released_ = true;
+  if (options_.startup_done) options_.startup_done();
+}
+
+void session_driver::check_client_alive() {
+  if (!authenticated_ || options_.client_alive_interval.count() <= 0) return;
+  auto now = std::chrono::steady_clock::now();
+  if (received_.in_packets != packets_seen_) {
+    // Any packet from the client (a keepalive reply included) proves it is alive.
+    packets_seen_ = received_.in_packets;
+    last_heard_ = now;
+    unanswered_keepalives_ = 0;
+    return;
+  }
+  if (now - last_heard_ < options_.client_alive_interval) return;
+  if (unanswered_keepalives_ >= options_.client_alive_count_max) {
+    fatal_reason_ = "client did not answer " + std::to_string(unanswered_keepalives_) +
+                    " keepalives (clientAliveInterval " +
+                    std::to_string(options_.client_alive_interval.count()) + "ms)";
+    log::notice("SSH_KEEPALIVE_NORESP", "closing an unresponsive connection", {{"remoteAddress", peer_}});
+    return;
+  }
+  ++unanswered_keepalives_;
+  last_heard_ = now;  // the next ask comes one interval later
+  ssh_send_keepalive(session_);
+}
+
 void session_driver::run() {
   auto keep_alive = shared_from_this();
-  auto login_deadline = std::chrono::steady_clock::now() + limits_.login_grace;
+  auto login_deadline = std::chrono::steady_clock::now() + options_.login_grace;
+  ssh_set_counters(session_, &sent_, &received_);
+  // Callbacks go in before the key exchange: clients such as PuTTY send their service
+  // request right behind NEWKEYS, and it must find a handler, not a queue nobody reads.
+  install_server_callbacks();
   if (!key_exchange()) {
     finish(fatal_reason_);
     return;
   }
-  ssh_set_auth_methods(session_, SSH_AUTH_METHOD_PASSWORD);
-  install_server_callbacks();
   ssh_set_blocking(session_, 0);
   event_ = ssh_event_new();
   ssh_event_add_session(event_, session_);
@@ -410,14 +286,16 @@ void session_driver::run() {
   std::string reason = "client disconnected";
   for (;;) {
     int timeout_ms = -1;
+    auto now = std::chrono::steady_clock::now();
     if (!authenticated_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(login_deadline -
-                                                                        std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(login_deadline - now);
       if (left.count() <= 0) {
         reason = "login grace time exceeded";
         break;
       }
       timeout_ms = static_cast<int>(std::min<long long>(left.count(), 1000));
+    } else if (options_.client_alive_interval.count() > 0) {
+      timeout_ms = static_cast<int>(std::min<long long>(options_.client_alive_interval.count(), 1000));
     }
     int rc = ssh_event_dopoll(event_, timeout_ms);
     if (rc == SSH_ERROR) {
@@ -425,17 +303,16 @@ void session_driver::run() {
       reason = (err && *err) ? std::string("connection error: ") + err : "client disconnected";
       break;
     }
+    check_client_alive();
     if (!fatal_reason_.empty()) {
       reason = fatal_reason_;
       break;
     }
     take_inbox();
-    flush_all();
+    for (auto& [id, cs] : channels) flush_channel(*cs);
     reap_channels();
     int status = ssh_get_status(session_);
-    if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
-      break;
-    }
+    if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) break;
     bool want_disconnect = false;
     {
       std::lock_guard<std::mutex> guard(inbox_mutex_);
@@ -460,9 +337,9 @@ void* session_thread_main(void* arg) {
 }  // namespace
 
 bool start_session_thread(ssh_session_struct* session, std::shared_ptr<session_events> events,
-                          session_limits limits, std::string peer,
+                          session_options options, std::string peer,
                           const std::function<void(std::shared_ptr<session_commands>)>& before_start) {
-  auto driver = std::make_shared<session_driver>(session, std::move(events), limits, std::move(peer));
+  auto driver = std::make_shared<session_driver>(session, std::move(events), std::move(options), std::move(peer));
   before_start(driver);
   pthread_attr_t attr;
   pthread_attr_init(&attr);

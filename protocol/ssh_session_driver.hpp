@@ -15,9 +15,21 @@ struct ssh_session_struct;
 
 namespace cssh::ssh {
 
-struct session_limits {
+/// How a session behaves: pre-auth limits, offered methods, keepalives (ssh.* settings).
+struct session_options {
   std::chrono::milliseconds login_grace{120000};
   int max_auth_tries = 6;
+  bool password = true;
+  bool public_key = false;
+  bool keyboard_interactive = false;
+  std::string banner;  // sent before authentication when non-empty
+  /// Server keepalives: after this long without a packet from the client, ask it for a
+  /// reply; after count_max unanswered asks, close. Zero disables.
+  std::chrono::milliseconds client_alive_interval{0};
+  int client_alive_count_max = 3;
+  /// Called once, on the session thread, when the connection stops counting as an
+  /// unauthenticated startup (authenticated, or gone). Releases its maxStartups slot.
+  std::function<void()> startup_done;
 };
 
 class session_driver;
@@ -28,7 +40,7 @@ class session_driver;
 /// holds it before the first event arrives; it stays valid (dropping commands) after the
 /// session ends. Returns false (and frees the session) if no thread could be started.
 bool start_session_thread(ssh_session_struct* session, std::shared_ptr<session_events> events,
-                          session_limits limits, std::string peer_description,
+                          session_options options, std::string peer_description,
                           const std::function<void(std::shared_ptr<session_commands>)>& before_start);
 
 /// The peer's address, e.g. "127.0.0.1:51234".

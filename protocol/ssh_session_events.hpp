@@ -2,6 +2,7 @@
 // What an SSH connection tells the layer above it (the connection actor's glue), and what
 // that layer can ask of the connection. Both directions are plain C++: no CAF, no libssh.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,15 +16,21 @@ enum class output_stream { stdout_stream, stderr_stream };
 enum class program_kind { shell, exec, subsystem };
 
 /// Events raised on the connection's own thread. Implementations must not block, except
-/// `check_password`, which runs before any channel exists and may wait up to its deadline.
+/// `check_password` and `check_public_key`, which run before any channel exists and may wait
+/// up to their deadline.
 class session_events {
  public:
   virtual ~session_events() = default;
 
   /// Password authentication: true to admit. Called on the session thread.
   /// `client_version` is the client's identification string ("SSH-2.0-OpenSSH_9.2p1 ...").
+  /// Also used for keyboard-interactive logins (one password prompt).
   virtual bool check_password(const std::string& user, const std::string& password,
                               const std::string& client_version) = 0;
+  /// Public key authentication: does this key (authorized_keys format, "ssh-ed25519 AAAA...")
+  /// belong to the user? The driver has verified (or will verify) the signature itself.
+  virtual bool check_public_key(const std::string& user, const std::string& public_key,
+                                const std::string& client_version) = 0;
   virtual void authenticated(const std::string& user) = 0;
 
   virtual void channel_opened(channel_id ch) = 0;
@@ -52,6 +59,12 @@ class session_commands {
   virtual ~session_commands() = default;
   virtual void write(channel_id ch, output_stream stream, std::string bytes) = 0;
   virtual void send_exit_status(channel_id ch, int status) = 0;
+  /// The program died of a signal (RFC 4254 name without "SIG", e.g. "KILL").
+  virtual void send_exit_signal(channel_id ch, const std::string& signal_name, bool core_dumped,
+                                const std::string& message) = 0;
+  /// `bytes` of input handed over by data_received reached the program: the driver may take
+  /// more from the client (and open its window again) once input in flight is under the limit.
+  virtual void input_consumed(channel_id ch, std::size_t bytes) = 0;
   virtual void send_eof(channel_id ch) = 0;
   virtual void close_channel(channel_id ch) = 0;
   virtual void disconnect(const std::string& reason) = 0;

@@ -13,6 +13,10 @@ PACKAGES=(
   docker.io busybox-static openssh-sftp-server
   # end-to-end tests and tools used by the scripts
   sshpass openssh-client python3-paramiko python3-asyncssh iproute2 procps curl
+  # the Engine-connection tests: certificates, a local registry with htpasswd credentials
+  openssl docker-registry apache2-utils
+  # SSH clients and auditors the connection-layer tests drive
+  putty-tools ssh-audit
 )
 
 missing=()

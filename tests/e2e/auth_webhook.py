@@ -122,7 +122,12 @@ class Handler(BaseHTTPRequestHandler):
             if password is not None and expected is not None:
                 success = hmac.compare_digest(password.encode(), expected.encode())
         else:
-            event["publicKey"] = (body.get("publicKey") or "")[:40]
+            offered = body.get("publicKey") or ""
+            event["publicKey"] = offered[:40]
+            # Compare "type base64" only: an authorized_keys line may carry a comment.
+            offered_key = " ".join(offered.split()[:2])
+            allowed = self.server.keys.get(username, []) if isinstance(username, str) else []
+            success = offered_key != "" and offered_key in allowed
         event["success"] = success
         log(event)
         answer = {"success": success}
@@ -158,6 +163,8 @@ def main():
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     ap.add_argument("--users", type=parse_users, default={}, help="name:password,name2:password2")
+    ap.add_argument("--authorized-keys", action="append", default=[], metavar="USER:FILE",
+                    help="public keys (authorized_keys format) accepted for USER; repeatable")
     ap.add_argument("--watch-pid", type=int, default=0, help="exit when this process exits")
     args = ap.parse_args()
 
@@ -169,6 +176,12 @@ def main():
         sys.stderr.write(f"auth_webhook: cannot listen on {args.host}:{args.port}: {e}\n")
         return 1
     server.users = args.users
+    server.keys = {}
+    for spec in args.authorized_keys:
+        user, _, path = spec.partition(":")
+        with open(path, encoding="utf-8") as f:
+            lines = [" ".join(line.split()[:2]) for line in f if line.strip() and not line.startswith("#")]
+        server.keys.setdefault(user, []).extend(lines)
     port = server.server_address[1]
     print(f"LISTENING {port}", flush=True)
     log({"event": "listening", "host": args.host, "port": port, "users": sorted(args.users)})

@@ -87,7 +87,7 @@ TEST_CASE("create body: the minimum") {
   CHECK(b["AttachStdin"] == true);
   CHECK(b["AttachStdout"] == true);
   CHECK(b["AttachStderr"] == true);
-  CHECK(b["HostConfig"] == json{{"Init", true}});
+  CHECK(b["HostConfig"] == json{{"Init", true}, {"SecurityOpt", {"no-new-privileges"}}, {"PidsLimit", 4096}});
   CHECK(b["Labels"] == json{{"containerssh_cpp", "true"},
                             {"containerssh_connection_id", "c0ffee"},
                             {"containerssh_username", "alice"},
@@ -133,42 +133,60 @@ TEST_CASE("create body: container settings, env order and TERM") {
   }
 }
 
-TEST_CASE("create body: HostConfig keys get the Engine's names") {
+TEST_CASE("create body: the configured HostConfig is sent, the defaults fill only what it leaves out") {
   auto e = base_exec();
-  e.host = json{{"binds", {"/a:/b"}},
-                {"tmpfs", {{"/tmp", "rw"}}},
-                {"ReadOnlyRootFS", true},
-                {"networkmode", "none"},
-                {"autoremove", true},
-                {"resources", {{"memory", 536870912}, {"pidslimit", 64}, {"cpuperiod", 100000}, {"cpuquota", 50000},
-                               {"memoryswap", -1}, {"memoryreservation", 1}, {"cpusetcpus", "0-1"}}},
-                {"capdrop", {"ALL"}},
-                {"somethingnew", {{"keep", "as is"}}}};
-  json h = build_create_body(e, base_req())["HostConfig"];
-  CHECK(h == json{{"Init", true},
-                  {"Binds", {"/a:/b"}},
-                  {"Tmpfs", {{"/tmp", "rw"}}},
-                  {"ReadonlyRootfs", true},
-                  {"NetworkMode", "none"},
-                  {"AutoRemove", true},
-                  {"Memory", 536870912},
-                  {"PidsLimit", 64},
-                  {"CpuPeriod", 100000},
-                  {"CpuQuota", 50000},
-                  {"MemorySwap", -1},
-                  {"MemoryReservation", 1},
-                  {"CpusetCpus", "0-1"},
-                  {"CapDrop", {"ALL"}},
-                  {"somethingnew", {{"keep", "as is"}}}});
+  // config/ has mapped the YAML already (tests/unit/config/engine_schema_test.cpp).
+  e.host = json{{"Binds", {"/a:/b:ro"}}, {"Memory", 536870912}, {"PidsLimit", 64}, {"Tmpfs", {{"/tmp", "rw"}}}};
+  CHECK(build_create_body(e, base_req())["HostConfig"] == json{{"Init", true},
+                                                              {"SecurityOpt", {"no-new-privileges"}},
+                                                              {"PidsLimit", 64},
+                                                              {"Binds", {"/a:/b:ro"}},
+                                                              {"Memory", 536870912},
+                                                              {"Tmpfs", {{"/tmp", "rw"}}}});
 
-  SUBCASE("configuration may turn Init off") {
-    e.host = json{{"init", false}};
-    CHECK(build_create_body(e, base_req())["HostConfig"] == json{{"Init", false}});
+  SUBCASE("each default can be overridden, also to nothing") {
+    e.host = json{{"Init", false}, {"SecurityOpt", json::array()}, {"PidsLimit", 0}};
+    CHECK(build_create_body(e, base_req())["HostConfig"] == e.host);
+  }
+  SUBCASE("a configured SecurityOpt replaces the default list") {
+    e.host = json{{"SecurityOpt", {"seccomp=unconfined"}}};
+    CHECK(build_create_body(e, base_req())["HostConfig"]["SecurityOpt"] == json{"seccomp=unconfined"});
   }
 }
 
-TEST_CASE("create body: NetworkingConfig passes through when given") {
+TEST_CASE("create body: other container keys are sent; the session's own keys win") {
   auto e = base_exec();
-  e.network = json{{"EndpointsConfig", {{"mynet", json::object()}}}};
+  e.container.other = json{{"StopSignal", "SIGINT"},
+                           {"NetworkDisabled", true},
+                           {"Healthcheck", {{"Test", {"NONE"}}}},
+                           {"ExposedPorts", {{"22/tcp", json::object()}}}};
+  json b = build_create_body(e, base_req());
+  CHECK(b["StopSignal"] == "SIGINT");
+  CHECK(b["NetworkDisabled"] == true);
+  CHECK(b["Healthcheck"] == json{{"Test", {"NONE"}}});
+  CHECK(b["ExposedPorts"] == json{{"22/tcp", json::object()}});
+
+  // config/ never puts these in `other`; even if something did, the session decides.
+  e.container.other = json{{"Tty", true}, {"OpenStdin", false}, {"Labels", {{"containerssh_cpp", "no"}}}};
+  b = build_create_body(e, base_req());
+  CHECK(b["Tty"] == false);
+  CHECK(b["OpenStdin"] == true);
+  CHECK(b["Labels"]["containerssh_cpp"] == "true");
+}
+
+TEST_CASE("create body: NetworkingConfig is sent when given") {
+  auto e = base_exec();
+  e.network = json{{"EndpointsConfig", {{"mynet", {{"Aliases", {"box"}}}}}}};
   CHECK(build_create_body(e, base_req())["NetworkingConfig"] == e.network);
+}
+
+TEST_CASE("platform query: os[/architecture[/variant]]") {
+  auto e = base_exec();
+  CHECK(cssh::docker::platform_query(e) == "");
+  e.platform = json{{"os", "linux"}};
+  CHECK(cssh::docker::platform_query(e) == "linux");
+  e.platform = json{{"os", "linux"}, {"architecture", "arm64"}};
+  CHECK(cssh::docker::platform_query(e) == "linux/arm64");
+  e.platform = json{{"os", "linux"}, {"architecture", "arm"}, {"variant", "v7"}};
+  CHECK(cssh::docker::platform_query(e) == "linux/arm/v7");
 }

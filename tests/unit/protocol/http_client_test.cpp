@@ -453,19 +453,115 @@ TEST_CASE("call: the peer closing before answering is a protocol error") {
   CHECK(r.error().code == "HTTP_PROTOCOL_ERROR");
 }
 
-TEST_CASE("call and upgrade: TLS endpoints are refused clearly for now") {
+TEST_CASE("call_streamed: a chunked 2xx body arrives in pieces; the response has no body") {
+  auto l = listener::tcp();
+  std::string expected;
+  one_shot_server server(l, [&](int fd) {
+    read_request(fd);
+    write_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 5; ++i) {
+      std::string line = "{\"status\":\"step " + std::to_string(i) + "\"}\n";
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", line.size());
+      write_all(fd, std::string(size) + line + "\r\n");
+      std::this_thread::sleep_for(20ms);  // separate pieces on the wire
+    }
+    write_all(fd, "0\r\n\r\n");
+  });
+  for (int i = 0; i < 5; ++i) expected += "{\"status\":\"step " + std::to_string(i) + "\"}\n";
   http::reactor reactor(1);
-  http::endpoint ep;
-  ep.host = "docker.example";
-  ep.port = 2376;
-  ep.tls = true;
-  auto r = call(reactor, ep, http::request{});
+  auto pieces = std::make_shared<std::vector<std::string>>();
+  waiter<http::response> w;
+  http::async_call_streamed(reactor, l.endpoint(), http::request{}, [pieces](std::string_view p) { pieces->emplace_back(p); },
+                            w.handler());
+  auto r = w.get();
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+  CHECK(r->status == 200);
+  CHECK(r->body.empty());
+  std::string joined;
+  for (const auto& p : *pieces) joined += p;
+  CHECK(joined == expected);
+  CHECK(pieces->size() >= 2);  // it streamed, it did not collect
+}
+
+TEST_CASE("call_streamed: a Content-Length 2xx body and an error status collected whole") {
+  auto l = listener::tcp();
+  one_shot_server server(l, [&](int fd) {
+    read_request(fd);
+    write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world");
+  });
+  http::reactor reactor(1);
+  std::string got;
+  waiter<http::response> w;
+  http::async_call_streamed(reactor, l.endpoint(), http::request{}, [&got](std::string_view p) { got += p; }, w.handler());
+  auto r = w.get();
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+  CHECK(got == "hello world");
+  server.join();
+
+  auto l2 = listener::tcp();
+  one_shot_server refusing(l2, [&](int fd) {
+    read_request(fd);
+    write_all(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 27\r\n\r\n{\"message\":\"no such image\"}");
+  });
+  bool streamed = false;
+  waiter<http::response> w2;
+  http::async_call_streamed(reactor, l2.endpoint(), http::request{}, [&streamed](std::string_view) { streamed = true; },
+                            w2.handler());
+  auto r2 = w2.get();
+  REQUIRE(r2.ok());
+  CHECK(r2->status == 404);
+  CHECK(r2->body == "{\"message\":\"no such image\"}");
+  CHECK_FALSE(streamed);
+}
+
+TEST_CASE("call: a cancellation ends a call without deadline, before or while it runs") {
+  auto l = listener::tcp();
+  one_shot_server server(l, [&](int fd) {
+    read_request(fd);
+    wait_for_eof(fd, 5s);  // never answers; sees our close
+  });
+  http::reactor reactor(1);
+  http::request req;
+  req.timeout = 0ms;
+  req.cancel = std::make_shared<http::cancellation>();
+  auto cancel = req.cancel;
+  waiter<http::response> w;
+  auto started = std::chrono::steady_clock::now();
+  http::async_call(reactor, l.endpoint(), std::move(req), w.handler());
+  std::this_thread::sleep_for(200ms);
+  cancel->cancel();
+  auto r = w.get();
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == "HTTP_TLS_UNSUPPORTED");
-  CHECK(contains(r.error().message, "https://docker.example:2376"));
-  auto u = upgrade(reactor, ep, http::request{});
-  REQUIRE_FALSE(u.ok());
-  CHECK(u.error().code == "HTTP_TLS_UNSUPPORTED");
+  CHECK(r.error().code == "HTTP_CANCELLED");
+  CHECK(contains(r.error().message, "cancelled by its caller"));
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+
+  http::request early;
+  early.cancel = std::make_shared<http::cancellation>();
+  early.cancel->cancel();
+  auto r2 = call(reactor, l.endpoint(), std::move(early));
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().code == "HTTP_CANCELLED");
+}
+
+TEST_CASE("async_delay fires after the delay, and reports false when the reactor stops first") {
+  auto reactor = std::make_unique<http::reactor>(1);
+  auto fired = std::make_shared<std::promise<bool>>();
+  auto started = std::chrono::steady_clock::now();
+  http::async_delay(*reactor, 150ms, [fired](bool f) { fired->set_value(f); });
+  auto f = fired->get_future();
+  REQUIRE(f.wait_for(5s) == std::future_status::ready);
+  CHECK(f.get());
+  CHECK(std::chrono::steady_clock::now() - started >= 140ms);
+
+  auto stopped = std::make_shared<std::promise<bool>>();
+  http::async_delay(*reactor, 60s, [stopped](bool f2) { stopped->set_value(f2); });
+  std::this_thread::sleep_for(50ms);
+  reactor->stop();
+  auto s = stopped->get_future();
+  REQUIRE(s.wait_for(5s) == std::future_status::ready);
+  CHECK_FALSE(s.get());
 }
 
 TEST_CASE("call: many calls in parallel on a multi-threaded reactor") {

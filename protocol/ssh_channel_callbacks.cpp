@@ -1,0 +1,106 @@
+// Session channels of one SSH connection: libssh's channel callbacks turned into events.
+// Callbacks only record and forward; freeing a channel happens after ssh_event_dopoll
+// returns (reap_channels), never inside its own callback.
+
+#include <algorithm>
+
+#include "protocol/ssh_session_internal.hpp"
+
+namespace cssh::ssh {
+namespace {
+
+channel_state& state_of(void* userdata) { return *static_cast<channel_state*>(userdata); }
+session_events& events_of(void* userdata) { return state_of(userdata).driver->events(); }
+unsigned dimension(int value) { return static_cast<unsigned>(std::max(value, 0)); }
+
+int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* userdata) {
+  if (is_stderr) return static_cast<int>(len);  // clients have no business sending stderr
+  auto& cs = state_of(userdata);
+  if (cs.input_paused || cs.input_in_flight >= input_in_flight_limit) {
+    // Full: leave the bytes in libssh's buffer (its window stays closed) until the program
+    // has taken what is in flight; resume_input() collects them then.
+    cs.input_paused = true;
+    return 0;
+  }
+  cs.input_in_flight += len;
+  events_of(userdata).data_received(cs.id, std::string(static_cast<const char*>(data), len));
+  return static_cast<int>(len);
+}
+
+void on_eof(ssh_session, ssh_channel, void* userdata) {
+  auto& cs = state_of(userdata);
+  if (cs.input_paused) {
+    cs.eof_deferred = true;  // EOF must not overtake the input still buffered
+    return;
+  }
+  events_of(userdata).eof_received(cs.id);
+}
+
+void on_close(ssh_session, ssh_channel, void* userdata) { state_of(userdata).peer_closed = true; }
+
+void on_signal(ssh_session, ssh_channel, const char* sig, void* userdata) {
+  events_of(userdata).signal_requested(state_of(userdata).id, sig ? sig : "");
+}
+
+int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int, void* userdata) {
+  events_of(userdata).pty_requested(state_of(userdata).id, term ? term : "", dimension(cols), dimension(rows));
+  return 0;
+}
+
+int on_shell(ssh_session, ssh_channel, void* userdata) {
+  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::shell, "") ? 0 : -1;
+}
+
+int on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
+  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::exec, command ? command : "")
+             ? 0
+             : -1;
+}
+
+int on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
+  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::subsystem, name ? name : "")
+             ? 0
+             : -1;
+}
+
+int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* userdata) {
+  events_of(userdata).env_requested(state_of(userdata).id, name ? name : "", value ? value : "");
+  return 0;
+}
+
+int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, void* userdata) {
+  events_of(userdata).window_changed(state_of(userdata).id, dimension(cols), dimension(rows));
+  return 0;
+}
+
+}  // namespace
+
+ssh_channel session_driver::open_channel() {
+  if (!authenticated_) return nullptr;
+  ssh_channel handle = ssh_channel_new(session_);
+  if (handle == nullptr) return nullptr;
+  auto cs = std::make_unique<channel_state>();
+  cs->driver = this;
+  cs->id = next_channel_id++;
+  cs->handle = handle;
+  auto& cb = cs->callbacks;
+  cb.userdata = cs.get();
+  cb.channel_data_function = &on_data;
+  cb.channel_eof_function = &on_eof;
+  cb.channel_close_function = &on_close;
+  cb.channel_signal_function = &on_signal;
+  cb.channel_pty_request_function = &on_pty;
+  cb.channel_shell_request_function = &on_shell;
+  cb.channel_exec_request_function = &on_exec;
+  cb.channel_subsystem_request_function = &on_subsystem;
+  cb.channel_env_request_function = &on_env;
+  cb.channel_pty_window_change_function = &on_window_change;
+  ssh_callbacks_init(&cb);
+  ssh_set_channel_callbacks(handle, &cb);
+  auto id = cs->id;
+  channels.emplace(id, std::move(cs));
+  events_->channel_opened(id);
+  return handle;
+}
+
+}  // namespace cssh::ssh

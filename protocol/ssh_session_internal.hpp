@@ -1,0 +1,148 @@
+#pragma once
+// Internal to the SSH session driver: the per-session state shared by its three parts,
+// ssh_session_driver.cpp (the loop and the command queue), ssh_auth_callbacks.cpp and
+// ssh_channel_callbacks.cpp. Nothing outside protocol/ssh_* includes this.
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "protocol/ssh_session_driver.hpp"
+
+namespace cssh::ssh {
+
+struct data_item {
+  output_stream stream;
+  std::string bytes;
+  std::size_t offset = 0;  // bytes already written; never erase from the front
+};
+struct exit_status_item { int status; };
+struct exit_signal_item { std::string signal_name; bool core_dumped; std::string message; };
+struct eof_item {};
+struct close_item {};
+using output_item = std::variant<data_item, exit_status_item, exit_signal_item, eof_item, close_item>;
+/// Input credit coming back from the program's side.
+struct input_credit_item { std::size_t bytes; };
+using command_item = std::variant<data_item, exit_status_item, exit_signal_item, eof_item, close_item,
+                                  input_credit_item>;
+
+struct queued_command {
+  channel_id ch = 0;
+  command_item item;
+};
+
+/// Input from the client that may be in flight towards the program (in our queues, the
+/// actors' mailboxes and the Engine stream) before we stop taking more. Past it, the data
+/// stays in libssh's channel buffer and the client's window is not opened again.
+inline constexpr std::size_t input_in_flight_limit = 1024 * 1024;
+
+struct channel_state {
+  session_driver* driver = nullptr;
+  channel_id id = 0;
+  ssh_channel handle = nullptr;
+  ssh_channel_callbacks_struct callbacks{};
+  std::deque<output_item> pending;
+  bool peer_closed = false;   // CLOSE received from the client
+  bool local_closed = false;  // CLOSE sent by us
+  bool eof_sent = false;
+  // input backpressure
+  std::size_t input_in_flight = 0;
+  bool input_paused = false;     // data left in libssh's buffer until credit returns
+  bool eof_deferred = false;     // client EOF seen while input was still buffered
+};
+
+class session_driver : public session_commands, public std::enable_shared_from_this<session_driver> {
+ public:
+  session_driver(ssh_session session, std::shared_ptr<session_events> events, session_options options,
+                 std::string peer);
+  ~session_driver() override;
+
+  // session_commands (any thread)
+  void write(channel_id ch, output_stream stream, std::string bytes) override;
+  void send_exit_status(channel_id ch, int status) override;
+  void send_exit_signal(channel_id ch, const std::string& signal_name, bool core_dumped,
+                        const std::string& message) override;
+  void input_consumed(channel_id ch, std::size_t bytes) override;
+  void send_eof(channel_id ch) override;
+  void close_channel(channel_id ch) override;
+  void disconnect(const std::string& reason) override;
+
+  /// The session thread's body.
+  void run();
+  /// Ends a session whose thread never started.
+  void abandon(const std::string& reason) { finish(reason); }
+
+  // --- shared by the callback files (session thread only) --------------------------------
+  void install_server_callbacks();       // ssh_auth_callbacks.cpp
+  ssh_channel open_channel();             // ssh_channel_callbacks.cpp
+  session_events& events() { return *events_; }
+  const session_options& options() const { return options_; }
+  const std::string& peer() const { return peer_; }
+  ssh_session session() const { return session_; }
+  bool authenticated() const { return authenticated_; }
+  /// Counts one failed attempt; past maxAuthTries the connection is closed.
+  void count_failed_attempt(const char* method, const std::string& user);
+  void mark_authenticated(const std::string& user, const char* method);
+  /// Sends ssh.banner before the answer to the first authentication request.
+  void send_banner_once();
+
+ private:
+  void enqueue(queued_command cmd);
+  void ring();
+  bool key_exchange();
+  void take_inbox();
+  void flush_channel(channel_state& cs);
+  void resume_input(channel_state& cs);
+  void reap_channels();
+  void check_client_alive();
+  void release_startup_slot();
+  void finish(const std::string& reason);
+  static int on_doorbell(socket_t fd, int revents, void* userdata);
+
+  ssh_session session_;
+  ssh_event event_ = nullptr;
+  std::shared_ptr<session_events> events_;
+  session_options options_;
+  std::string peer_;
+  int doorbell_ = -1;
+
+  std::mutex inbox_mutex_;
+  std::deque<queued_command> inbox_;
+  bool finished_ = false;
+  bool disconnect_requested_ = false;
+  std::string disconnect_reason_;
+
+  ssh_server_callbacks_struct server_callbacks_{};
+  bool authenticated_ = false;
+  bool startup_released_ = false;
+  bool banner_sent_ = false;
+  int failed_attempts_ = 0;
+  std::string fatal_reason_;
+
+  // client-alive bookkeeping (ssh_set_counters counts the client's packets for us)
+  ssh_counter_struct sent_{};
+  ssh_counter_struct received_{};
+  std::uint64_t packets_seen_ = 0;
+  std::chrono::steady_clock::time_point last_heard_{};
+  int unanswered_keepalives_ = 0;
+
+ public:
+  // Channel bookkeeping is shared with ssh_channel_callbacks.cpp.
+  channel_id next_channel_id = 0;
+  std::map<channel_id, std::unique_ptr<channel_state>> channels;
+  /// Public keys the backend accepted during the "is this key acceptable?" probe, so the
+  /// signed attempt that follows does not ask again.
+  std::map<std::string, bool> key_verdicts;
+  /// The user a keyboard-interactive exchange is for (its answer does not repeat it).
+  std::string kbdint_user;
+};
+
+}  // namespace cssh::ssh

@@ -1,0 +1,31 @@
+#pragma once
+// OpenSSH's MaxStartups, plus a per-source cap: how many unauthenticated connections may be
+// held at once, in total and from one address. A connection over either limit is refused
+// at once, so a flood of silent connections from one place never delays anyone else's login.
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace cssh::ssh {
+
+class startup_limiter {
+ public:
+  startup_limiter(int max_total, int max_per_source) : max_total_(max_total), max_per_source_(max_per_source) {}
+
+  /// Takes a slot for a new connection from `source`; false when a limit is reached.
+  bool try_acquire(const std::string& source);
+  /// Gives the slot back (the connection authenticated or ended).
+  void release(const std::string& source);
+
+  int in_use() const;
+
+ private:
+  mutable std::mutex mutex_;
+  int max_total_;
+  int max_per_source_;
+  int total_ = 0;
+  std::map<std::string, int> per_source_;
+};
+
+}  // namespace cssh::ssh

@@ -1,0 +1,314 @@
+// The retrying webhook client against a scripted in-process HTTP server (plain POSIX sockets,
+// so the server shares no code with the client under test).
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/webhook_client.hpp"
+
+using namespace std::chrono_literals;
+using cssh::result;
+namespace http = cssh::http;
+namespace webhook = cssh::webhook;
+
+namespace {
+
+/// What the server does with one request.
+struct step {
+  unsigned status = 200;
+  std::string body = "{}";
+  std::string extra_headers;          // "Location: /x\r\n"
+  std::chrono::milliseconds delay{0};  // before answering
+  bool hang_up = false;               // close without answering
+};
+
+struct seen_request {
+  std::string method;
+  std::string target;
+  std::string body;
+};
+
+/// Serves one connection at a time, answering request N with script[N] (the last step repeats).
+class scripted_server {
+ public:
+  explicit scripted_server(std::vector<step> script) : script_(std::move(script)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~scripted_server() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::vector<seen_request> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) != 1) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      handle(c);
+      ::close(c);
+    }
+  }
+
+  void handle(int c) {
+    std::string data;
+    auto header_end = std::string::npos;
+    auto until = std::chrono::steady_clock::now() + 3s;
+    std::size_t need = 0;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 50) != 1) continue;
+      char buf[8192];
+      auto n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      data.append(buf, static_cast<std::size_t>(n));
+      if (header_end == std::string::npos) {
+        header_end = data.find("\r\n\r\n");
+        if (header_end == std::string::npos) continue;
+        auto cl = data.find("Content-Length: ");
+        need = cl == std::string::npos || cl > header_end ? 0 : std::stoul(data.substr(cl + 16));
+      }
+      if (data.size() >= header_end + 4 + need) break;
+    }
+    if (header_end == std::string::npos) return;
+    seen_request r;
+    r.method = data.substr(0, data.find(' '));
+    auto t = data.find(' ') + 1;
+    r.target = data.substr(t, data.find(' ', t) - t);
+    r.body = data.substr(header_end + 4);
+    step s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s = script_[std::min(seen_.size(), script_.size() - 1)];
+      seen_.push_back(r);
+    }
+    if (s.delay.count() > 0) std::this_thread::sleep_for(s.delay);
+    if (s.hang_up) return;
+    std::string answer = "HTTP/1.1 " + std::to_string(s.status) + " X\r\nContent-Type: application/json\r\n" +
+                         s.extra_headers + "Content-Length: " + std::to_string(s.body.size()) +
+                         "\r\nConnection: close\r\n\r\n" + s.body;
+    ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+  }
+
+  int fd_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<step> script_;
+  std::vector<seen_request> seen_;
+};
+
+struct outcome {
+  result<std::string> r = cssh::fail("", "");
+  std::vector<webhook::attempt_failure> failures;
+  std::chrono::milliseconds took{0};
+};
+
+outcome post(http::reactor& reactor, const webhook::client_settings& settings, const std::string& path,
+             std::chrono::milliseconds budget) {
+  auto client = webhook::make_client(settings, "test.webhook");
+  REQUIRE(client.ok());
+  auto failures = std::make_shared<std::vector<webhook::attempt_failure>>();
+  auto mu = std::make_shared<std::mutex>();
+  std::promise<result<std::string>> done;
+  auto fut = done.get_future();
+  webhook::call c;
+  c.path = path;
+  c.body = R"({"username":"alice"})";
+  auto start = std::chrono::steady_clock::now();
+  c.deadline = start + budget;
+  c.on_failed_attempt = [failures, mu](const webhook::attempt_failure& f) {
+    std::lock_guard<std::mutex> lock(*mu);
+    failures->push_back(f);
+  };
+  webhook::post(reactor, client.value(), std::move(c), [&done](result<std::string> r) { done.set_value(std::move(r)); });
+  REQUIRE(fut.wait_for(budget + 5s) == std::future_status::ready);
+  outcome o;
+  o.r = fut.get();
+  o.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::lock_guard<std::mutex> lock(*mu);
+  o.failures = *failures;
+  return o;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  INFO("looking for [", needle, "] in [", haystack, "]");
+  return haystack.find(needle) != std::string::npos;
+}
+
+webhook::client_settings settings_for(const std::string& url, std::chrono::milliseconds timeout = 1s) {
+  webhook::client_settings s;
+  s.url = url;
+  s.timeout = timeout;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("webhook: a 200 answer is handed over; the path is appended to the URL's") {
+  http::reactor reactor(1);
+  scripted_server server({step{200, R"({"success":true})"}});
+  auto o = post(reactor, settings_for(server.url("/base/")), "/password", 5s);
+  REQUIRE(o.r.ok());
+  CHECK(o.r.value() == R"({"success":true})");
+  auto seen = server.requests();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].target == "/base/password");
+  CHECK(seen[0].body == R"({"username":"alice"})");
+  CHECK(o.failures.empty());
+}
+
+TEST_CASE("webhook: an empty path posts to the URL exactly as given (the config server)") {
+  http::reactor reactor(1);
+  scripted_server server({step{}});
+  REQUIRE(post(reactor, settings_for(server.url("/config/")), "", 5s).r.ok());
+  REQUIRE(post(reactor, settings_for(server.url()), "", 5s).r.ok());
+  auto seen = server.requests();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].target == "/config/");
+  CHECK(seen[1].target == "/");
+}
+
+TEST_CASE("webhook: 5xx and a dropped connection are retried with back-off") {
+  http::reactor reactor(1);
+  scripted_server server({step{500, "oops"}, step{0, "", "", 0ms, true}, step{200, R"({"ok":1})"}});
+  auto o = post(reactor, settings_for(server.url()), "/password", 10s);
+  REQUIRE(o.r.ok());
+  CHECK(server.requests().size() == 3);
+  REQUIRE(o.failures.size() == 2);
+  CHECK(o.failures[0].attempt == 1);
+  CHECK(contains(o.failures[0].reason, "answered HTTP 500"));
+  CHECK(o.failures[0].will_retry);
+  CHECK(o.failures[0].retry_in == 250ms);
+  CHECK(o.failures[1].retry_in == 500ms);
+  CHECK(o.took >= 700ms);  // both back-off waits happened
+}
+
+TEST_CASE("webhook: 4xx is not retried") {
+  http::reactor reactor(1);
+  scripted_server server({step{403, "no"}, step{200}});
+  auto o = post(reactor, settings_for(server.url()), "/password", 10s);
+  REQUIRE_FALSE(o.r.ok());
+  CHECK(o.r.error().code == "WEBHOOK_FAILED");
+  CHECK(contains(o.r.error().message, "gave up after 1 attempt"));
+  CHECK(contains(o.r.error().message, "answered HTTP 403 (not retried"));
+  CHECK(server.requests().size() == 1);
+  REQUIRE(o.failures.size() == 1);
+  CHECK_FALSE(o.failures[0].will_retry);
+}
+
+TEST_CASE("webhook: a server that is down is retried until the deadline, then named") {
+  http::reactor reactor(1);
+  std::string url;
+  {
+    scripted_server gone({step{}});
+    url = gone.url();
+  }  // nothing listens there any more
+  auto o = post(reactor, settings_for(url), "/password", 1200ms);
+  REQUIRE_FALSE(o.r.ok());
+  CHECK(contains(o.r.error().message, url));
+  CHECK(contains(o.r.error().message, "connect"));
+  CHECK(o.failures.size() >= 2);
+  CHECK(o.took < 1500ms);
+}
+
+TEST_CASE("webhook: a hanging server is cut by the per-call timeout, all within the deadline") {
+  http::reactor reactor(1);
+  scripted_server server({step{200, "{}", "", 3s}});
+  auto o = post(reactor, settings_for(server.url(), 300ms), "/password", 1000ms);
+  REQUIRE_FALSE(o.r.ok());
+  CHECK(contains(o.r.error().message, "no complete answer within 300 ms"));
+  CHECK(o.took < 1300ms);
+  CHECK(server.requests().size() >= 2);  // 300 ms call, 250 ms pause, another call
+}
+
+TEST_CASE("webhook: redirects are refused unless allowed, and then followed as Go does") {
+  http::reactor reactor(1);
+  SUBCASE("not followed by default") {
+    scripted_server server({step{307, "", "Location: /elsewhere\r\n"}});
+    auto o = post(reactor, settings_for(server.url()), "/password", 5s);
+    REQUIRE_FALSE(o.r.ok());
+    CHECK(contains(o.r.error().message, "answered HTTP 307 (redirect to /elsewhere), and redirects are not followed"));
+    CHECK(server.requests().size() == 1);
+  }
+  SUBCASE("307 repeats the POST with its body") {
+    scripted_server server({step{307, "", "Location: /elsewhere\r\n"}, step{200, "{}"}});
+    auto s = settings_for(server.url());
+    s.allow_redirects = true;
+    REQUIRE(post(reactor, s, "/password", 5s).r.ok());
+    auto seen = server.requests();
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].method == "POST");
+    CHECK(seen[1].target == "/elsewhere");
+    CHECK(seen[1].body == R"({"username":"alice"})");
+  }
+  SUBCASE("302 to an absolute URL turns into a GET") {
+    scripted_server target({step{200, "{}"}});
+    scripted_server server({step{302, "", "Location: " + target.url("/moved?x=1") + "\r\n"}});
+    auto s = settings_for(server.url());
+    s.allow_redirects = true;
+    REQUIRE(post(reactor, s, "/password", 5s).r.ok());
+    auto seen = target.requests();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].method == "GET");
+    CHECK(seen[0].target == "/moved?x=1");
+    CHECK(seen[0].body.empty());
+  }
+}
+
+TEST_CASE("webhook: the back-off doubles up to ContainerSSH's 10 s") {
+  CHECK(webhook::retry_delay(1) == 250ms);
+  CHECK(webhook::retry_delay(2) == 500ms);
+  CHECK(webhook::retry_delay(3) == 1000ms);
+  CHECK(webhook::retry_delay(7) == 10000ms);
+  CHECK(webhook::retry_delay(50) == 10000ms);
+}
+
+TEST_CASE("webhook: make_client checks the URL and TLS files") {
+  CHECK(contains(webhook::make_client(settings_for("ftp://x"), "auth.password.webhook").error().message,
+                 "auth.password.webhook.url:"));
+  auto s = settings_for("https://127.0.0.1:1");
+  s.cacert = "/nonexistent/ca.pem";
+  auto bad_ca = webhook::make_client(s, "configserver");
+  REQUIRE_FALSE(bad_ca.ok());
+  CHECK(contains(bad_ca.error().message, "configserver: cacert"));
+  std::vector<std::string> warnings;
+  auto plain = settings_for("http://127.0.0.1:1");
+  plain.cacert = "/nonexistent/ca.pem";
+  REQUIRE(webhook::make_client(plain, "auth.authz.webhook", &warnings).ok());
+  REQUIRE(warnings.size() == 1);
+  CHECK(contains(warnings[0], "only apply to https:// URLs"));
+}

@@ -202,6 +202,7 @@ int run_server(config::app_config cfg) {
     info.config = context->config;
     auto bridge = std::make_shared<actors::session_bridge>(shared_context, info);
     ssh::session_options session_options = session_template;
+    session_options.connection_id = info.connection_id;
     session_options.startup_done = std::move(release_startup);
     ssh::start_session_thread(session, bridge, std::move(session_options), peer,
                               [&](std::shared_ptr<ssh::session_commands> commands) {

@@ -68,7 +68,7 @@ int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, c
   }
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) {
     log::info("SSH_AUTH_FAILED", "public key signature did not verify",
-              {{"remoteAddress", d.peer()}, {"username", name}});
+              {{"connectionId", d.options().connection_id}, {"remoteAddress", d.peer()}, {"username", name}});
     d.count_failed_attempt("publickey", name);
     return SSH_AUTH_DENIED;
   }
@@ -134,7 +134,8 @@ void session_driver::install_server_callbacks() {
 void session_driver::count_failed_attempt(const char* method, const std::string& user) {
   ++failed_attempts_;
   log::info("SSH_AUTH_FAILED", "authentication attempt failed",
-            {{"remoteAddress", peer_}, {"username", user}, {"method", method}, {"attempt", failed_attempts_}});
+            {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"username", user},
+             {"method", method}, {"attempt", failed_attempts_}});
   if (failed_attempts_ >= options_.max_auth_tries) {
     fatal_reason_ = "too many authentication failures (maxAuthTries " + std::to_string(options_.max_auth_tries) + ")";
   }
@@ -144,7 +145,8 @@ void session_driver::mark_authenticated(const std::string& user, const char* met
   authenticated_ = true;
   release_startup_slot();
   log::debug("SSH_AUTH_SUCCESSFUL", "authentication succeeded",
-             {{"remoteAddress", peer_}, {"username", user}, {"method", method}});
+             {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"username", user},
+              {"method", method}});
   events_->authenticated(user);
 }
 

@@ -76,7 +76,7 @@ int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, voi
 }  // namespace
 
 ssh_channel session_driver::open_channel() {
-  if (!authenticated_) return nullptr;
+  if (!authenticated_ || no_more_sessions) return nullptr;
   ssh_channel handle = ssh_channel_new(session_);
   if (handle == nullptr) return nullptr;
   auto cs = std::make_unique<channel_state>();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "common/log.hpp"
@@ -259,7 +260,8 @@ void session_driver::check_client_alive() {
     fatal_reason_ = "client did not answer " + std::to_string(unanswered_keepalives_) +
                     " keepalives (clientAliveInterval " +
                     std::to_string(options_.client_alive_interval.count()) + "ms)";
-    log::notice("SSH_KEEPALIVE_NORESP", "closing an unresponsive connection", {{"remoteAddress", peer_}});
+    log::notice("SSH_KEEPALIVE_NORESP", "closing an unresponsive connection",
+                {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}});
     return;
   }
   ++unanswered_keepalives_;
@@ -267,8 +269,27 @@ void session_driver::check_client_alive() {
   ssh_send_keepalive(session_);
 }
 
+void session_driver::on_libssh_log(int priority, const char*, const char* buffer, void* userdata) {
+  auto* self = static_cast<session_driver*>(userdata);
+  if (self == nullptr || buffer == nullptr) return;
+  // libssh 0.10 answers global requests it does not know without any hook for us; the only
+  // trace of OpenSSH's no-more-sessions@openssh.com is this protocol-level log line.
+  if (std::strstr(buffer, "UNKNOWN SSH_MSG_GLOBAL_REQUEST") != nullptr &&
+      std::strstr(buffer, "no-more-sessions@openssh.com") != nullptr) {
+    self->no_more_sessions = true;
+    return;
+  }
+  if (priority <= SSH_LOG_WARNING) {
+    log::debug("SSH_LIBSSH", buffer, {{"connectionId", self->options_.connection_id}});
+  }
+}
+
 void session_driver::run() {
   auto keep_alive = shared_from_this();
+  // libssh's log settings are per thread, and this thread serves this session only.
+  ssh_set_log_level(SSH_LOG_PROTOCOL);
+  ssh_set_log_userdata(this);
+  ssh_set_log_callback(&on_libssh_log);
   auto login_deadline = std::chrono::steady_clock::now() + options_.login_grace;
   ssh_set_counters(session_, &sent_, &received_);
   // Callbacks go in before the key exchange: clients such as PuTTY send their service

@@ -17,6 +17,8 @@ namespace cssh::ssh {
 
 /// How a session behaves: pre-auth limits, offered methods, keepalives (ssh.* settings).
 struct session_options {
+  /// The connection's id, for the driver's own log lines.
+  std::string connection_id;
   std::chrono::milliseconds login_grace{120000};
   int max_auth_tries = 6;
   bool password = true;

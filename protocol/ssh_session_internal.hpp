@@ -106,6 +106,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void release_startup_slot();
   void finish(const std::string& reason);
   static int on_doorbell(socket_t fd, int revents, void* userdata);
+  static void on_libssh_log(int priority, const char* function, const char* buffer, void* userdata);
 
   ssh_session session_;
   ssh_event event_ = nullptr;
@@ -143,6 +144,8 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   std::map<std::string, bool> key_verdicts;
   /// The user a keyboard-interactive exchange is for (its answer does not repeat it).
   std::string kbdint_user;
+  /// The client sent no-more-sessions@openssh.com: refuse further session channels.
+  bool no_more_sessions = false;
 };
 
 }  // namespace cssh::ssh

@@ -120,6 +120,18 @@ async def test_signals(server):
               f"status={proc.exit_status} signal={proc.exit_signal}")
 
 
+async def test_break(server):
+    async with await connect(server) as conn:
+        proc = await conn.create_process("read line; echo after-break:$line")
+        proc.channel.send_break(100)  # RFC 4335: refused (libssh has no break handler), not fatal
+        await asyncio.sleep(0.3)
+        proc.stdin.write("ok\n")
+        out = await asyncio.wait_for(proc.stdout.readline(), 15)
+        await proc.wait_closed()
+        check(out.strip() == "after-break:ok" and proc.exit_status == 0,
+              "break: refused cleanly, the channel keeps working", repr(out))
+
+
 async def test_pty_and_window(server):
     async with await connect(server) as conn:
         proc = await conn.create_process("sleep 1; stty size; echo TERM=$TERM; read x; stty size",
@@ -254,14 +266,19 @@ def test_paramiko_refusals(server):
         answer = t.global_request("keepalive@openssh.com", wait=True)
         check(time.time() - start < 5, "keepalive@openssh.com gets a prompt reply",
               "no reply" if answer is None else "")
-        # libssh 0.10 has no hook for no-more-sessions@openssh.com (README: known limits); what
-        # must hold is that an unknown global request wanting a reply gets a failure, not a hang.
         start = time.time()
         answer = t.global_request("unknown-request@example.com", wait=True)
         check(answer is None and time.time() - start < 5, "an unknown global request gets a prompt failure reply")
         chan = t.open_session(timeout=5)
         chan.exec_command("echo still-usable")
         check(chan.makefile().read().strip() == b"still-usable", "... and the connection stays usable")
+        t.global_request("no-more-sessions@openssh.com", wait=False)
+        time.sleep(0.2)
+        try:
+            t.open_session(timeout=5)
+            check(False, "no-more-sessions@openssh.com: later session channels are refused")
+        except (paramiko.ChannelException, paramiko.SSHException, EOFError):
+            check(True, "no-more-sessions@openssh.com: later session channels are refused")
     finally:
         t.close()
 
@@ -295,6 +312,7 @@ def test_openssh(server):
 
 async def run_all(server, megabytes):
     await test_signals(server)
+    await test_break(server)
     await test_pty_and_window(server)
     await test_env_and_exit_codes(server)
     await test_concurrent_channels(server)

@@ -192,8 +192,10 @@ rc=0
 t0=$(now_ms)
 cssh "$TLS_SSH" 'echo should-not-run' >"$TMP/f2.out" 2>"$TMP/f2.err" || rc=$?
 elapsed=$(($(now_ms) - t0))
-if ((rc != 0 && elapsed < 8000)) && grep -q "no complete answer within 2000 ms" "$TMP/f2.err" && [[ ! -s "$TMP/f2.out" ]]; then
-  pass "freeze: a new session fails after $elapsed ms with the deadline in its message"
+# Each Engine call before the container exists (helper image, the session's image) gives up after
+# http (2 s); a handful of them in a row must still end well before the client's own timeout.
+if ((rc != 0 && elapsed < 12000)) && grep -q "no complete answer within 2000 ms" "$TMP/f2.err" && [[ ! -s "$TMP/f2.out" ]]; then
+  pass "freeze: a new session fails after $elapsed ms (limit 12000) with the deadline in its message"
 else
   fail "freeze: new session while frozen: exit $rc after $elapsed ms, stderr '$(show "$TMP/f2.err")'"
 fi
@@ -241,12 +243,12 @@ fi
 
 rc=0
 cssh "$NOCERT_SSH" 'echo should-not-run' >"$TMP/n.out" 2>"$TMP/n.err" || rc=$?
-if ((rc != 0)) && [[ ! -s "$TMP/n.out" ]] && grep -q "requires a client certificate, and none is configured" "$TMP/n.err"; then
-  pass "no client certificate: refused; the user read: $(grep -o 'TLS: [^)]*)' "$TMP/n.err" | head -n 1)"
+if ((rc != 0)) && [[ ! -s "$TMP/n.out" ]] && grep -q "client certificate, and none is configured" "$TMP/n.err"; then
+  pass "no client certificate: refused; the user read: $(grep -o 'TLS: .*' "$TMP/n.err" | head -n 1)"
 else
   fail "no client certificate: exit $rc, stdout '$(show "$TMP/n.out")', stderr '$(show "$TMP/n.err")'"
 fi
-if grep -q 'DOCKER_PROGRAM_FAILED.*requires a client certificate' "$TMP/nocert.log"; then
+if grep -q 'DOCKER_PROGRAM_FAILED.*client certificate, and none is configured' "$TMP/nocert.log"; then
   pass "no client certificate: the session's failure is logged with the reason"
 else
   fail "no client certificate: log lacks the reason: $(grep DOCKER_ "$TMP/nocert.log" | head -n 3)"

@@ -5,8 +5,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/actor_metrics.hpp"
 #include "auth/users_file_backend.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "protocol/webhook_client.hpp"
 
 namespace cssh::actors {
@@ -103,6 +105,7 @@ void call_webhook(self_ptr self, const std::shared_ptr<const webhook::client>& c
   c.body = std::move(body);
   c.deadline = deadline;
   c.on_failed_attempt = [log_details, path](const webhook::attempt_failure& f) {
+    metrics::count_auth_server_attempt(false, !f.will_retry);
     auto d = log_details;
     d["attempt"] = f.attempt;
     d["endpoint"] = path;
@@ -111,6 +114,7 @@ void call_webhook(self_ptr self, const std::shared_ptr<const webhook::client>& c
   };
   auto me = caf::actor_cast<caf::actor>(self);
   webhook::post(*st.reactor, client, std::move(c), [me, id](result<std::string> r) {
+    if (r.ok()) metrics::count_auth_server_attempt(true);  // failed attempts counted above
     webhook_done done;
     done.id = id;
     done.ok = r.ok();
@@ -315,10 +319,11 @@ result<auth_actor> spawn_auth_actor(caf::actor_system& system, std::shared_ptr<h
     if (!m->file) continue;
     auto& pool = pools[m->file.get()];
     if (pool.empty())
-      for (int i = 0; i < workers_per_file; ++i) pool.push_back(system.spawn<caf::detached>(file_worker_behavior, m->file));
+      for (int i = 0; i < workers_per_file; ++i)
+        pool.push_back(spawn_observed<caf::detached>(system, "auth_file_worker", file_worker_behavior, m->file));
     m->workers = pool;
   }
-  auto impl = system.spawn(auth_behavior, std::move(reactor), std::move(b));
+  auto impl = spawn_observed(system, "auth", auth_behavior, std::move(reactor), std::move(b));
   return caf::actor_cast<auth_actor>(impl);
 }
 

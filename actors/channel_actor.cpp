@@ -3,7 +3,10 @@
 #include <deque>
 #include <optional>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/docker_io_actor.hpp"
+#include "actors/exec_io_actor.hpp"
+#include "actors/session_metrics.hpp"
 #include "common/log.hpp"
 #include "docker/container_spec.hpp"
 #include "protocol/ssh_signals.hpp"
@@ -44,12 +47,25 @@ std::string port_of(const std::string& address) {
 /// The argv for a request, or nullopt with a reason when the request cannot be served.
 std::optional<std::vector<std::string>> program_argv(const config::docker_execution_config& exec,
                                                      const ch_program& req, std::string& refusal) {
+  // The session thread refuses these by the file's configuration already; a configuration
+  // server may have disabled them for this connection only.
+  if ((req.kind == ssh::program_kind::exec && exec.disable_command) ||
+      (req.kind == ssh::program_kind::shell && exec.disable_shell) ||
+      (req.kind == ssh::program_kind::subsystem && exec.disable_subsystem)) {
+    refusal = std::string(req.kind == ssh::program_kind::exec    ? "command execution"
+                          : req.kind == ssh::program_kind::shell ? "shell access"
+                                                                 : "subsystems") +
+              " is disabled on this server";
+    return std::nullopt;
+  }
   switch (req.kind) {
     case ssh::program_kind::exec:
       return docker::command_to_argv(req.argument);
     case ssh::program_kind::shell:
-      // The seed: container.cmd is respected in session mode; else shellCommand.
-      if (!exec.container.cmd.empty()) return std::vector<std::string>{};
+      // The seed: container.cmd is respected in session mode; else shellCommand. In connection
+      // mode the container runs idleCommand, and a shell is always shellCommand.
+      if (exec.mode == config::execution_mode::session && !exec.container.cmd.empty())
+        return std::vector<std::string>{};
       return exec.shell_command;
     case ssh::program_kind::subsystem: {
       auto it = exec.subsystems.find(req.argument);
@@ -93,10 +109,12 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         if (s.program_requested) return;  // the driver refuses a second one already
         s.program_requested = true;
         const auto& exec = s.info.config->docker.execution;
+        count_session(exec.mode, msg.kind);
         std::string refusal;
         auto argv = program_argv(exec, msg, refusal);
         if (!argv) {
           s.session->write(s.ch, ssh::output_stream::stderr_stream, refusal + "\r\n");
+          count_exit(127, false);
           finish_with(self, 127);
           return;
         }
@@ -111,13 +129,26 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         req.env = s.env;
         req.env.push_back("USER=" + s.info.username);
         req.env.push_back("LOGNAME=" + s.info.username);
-        req.env.push_back("SSH_CLIENT=" + ip_of(s.info.remote_address) + " " +
-                          port_of(s.info.remote_address) + " 22");
+        // As OpenSSH sets them: "client-ip client-port server-port" and "client-ip client-port
+        // server-ip server-port".
+        const std::string client = ip_of(s.info.remote_address) + " " + port_of(s.info.remote_address);
+        const std::string server_port = s.info.local_address.empty() ? "22" : port_of(s.info.local_address);
+        req.env.push_back("SSH_CLIENT=" + client + " " + server_port);
+        if (!s.info.local_address.empty())
+          req.env.push_back("SSH_CONNECTION=" + client + " " + ip_of(s.info.local_address) + " " + server_port);
         if (msg.kind == ssh::program_kind::exec) req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
         for (const auto& [name, value] : s.info.environment) req.env.push_back(name + "=" + value);
         for (const auto& [path, file] : s.info.files) req.files[path] = file.value;
-        auto io = spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
-                                        caf::actor_cast<channel_actor>(self), s.supervisor);
+        if (s.size) {
+          req.cols = s.size->first;
+          req.rows = s.size->second;
+        }
+        // Connection mode: an exec in the connection's container; session mode: a container.
+        auto io = s.info.container
+                      ? spawn_exec_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
+                                            *s.info.container, caf::actor_cast<channel_actor>(self))
+                      : spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
+                                              caf::actor_cast<channel_actor>(self), s.supervisor);
         if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
         s.io = io;
       },
@@ -137,6 +168,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       },
       [=](ch_data& msg) {
         auto& s = self->state;
+        metrics::server().session_bytes_in.inc(msg.bytes.size());
         if (s.io) {
           self->send(*s.io, io_stdin{std::move(msg.bytes)});
         } else {
@@ -160,6 +192,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       },
       [=](program_output& msg) {
         auto& s = self->state;
+        metrics::server().session_bytes_out.inc(msg.bytes.size());
         s.session->write(s.ch, msg.stream, std::move(msg.bytes));
       },
       [=](program_exited& msg) {
@@ -167,6 +200,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         log::debug("SSH_PROGRAM_EXITED", "program exited",
                    {{"connectionId", s.info.connection_id}, {"channel", s.ch}, {"exitCode", msg.exit_code},
                     {"signal", msg.signal_name}});
+        count_exit(msg.exit_code, !msg.signal_name.empty());
         if (msg.signal_name.empty()) {
           finish_with(self, msg.exit_code);
         } else {
@@ -184,6 +218,7 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       [=](program_failed& msg) {
         auto& s = self->state;
         s.session->write(s.ch, ssh::output_stream::stderr_stream, msg.message + "\r\n");
+        count_start_failure();
         finish_with(self, msg.exit_code);
       },
   };
@@ -194,8 +229,8 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
 channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,
                                   std::shared_ptr<ssh::session_commands> session,
                                   connection_info info, container_supervisor supervisor) {
-  return system.spawn(channel_behavior, std::move(context), ch, std::move(session), std::move(info),
-                      std::move(supervisor));
+  return spawn_observed(system, "channel", channel_behavior, std::move(context), ch, std::move(session),
+                        std::move(info), std::move(supervisor));
 }
 
 }  // namespace cssh::actors

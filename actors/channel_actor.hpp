@@ -12,8 +12,10 @@
 #include <caf/all.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "actors/connection_container_actor.hpp"
 #include "actors/container_supervisor.hpp"
 #include "actors/server_context.hpp"
 #include "protocol/auth_webhook.hpp"
@@ -52,6 +54,7 @@ struct connection_info {
   std::string connection_id;
   std::string username;
   std::string remote_address;  // "ip:port"
+  std::string local_address;   // our end, "ip:port" ("" if unknown): for SSH_CONNECTION
   std::string client_version;
   /// This connection's configuration: the file's, merged with the config server's answer.
   std::shared_ptr<const config::app_config> config;
@@ -62,6 +65,8 @@ struct connection_info {
   /// Files the webhook answers asked for (absolute path -> contents): written into every
   /// container of the connection before its program starts.
   auth_webhook::value_map files;
+  /// Connection mode: the actor owning the connection's container, in which sessions are execs.
+  std::optional<connection_container_actor> container;
 };
 
 channel_actor spawn_channel_actor(caf::actor_system& system, context_ptr context, ssh::channel_id ch,

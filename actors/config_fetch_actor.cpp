@@ -2,7 +2,9 @@
 
 #include <unordered_map>
 
+#include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "config/loader.hpp"
 #include "protocol/config_webhook.hpp"
 #include "protocol/webhook_client.hpp"
@@ -109,6 +111,7 @@ config_fetch_impl::behavior_type fetch_behavior(self_ptr self, std::shared_ptr<h
         c.body = auth_webhook::encode_authz_request(req.login, req.authenticated_username);
         c.deadline = req.deadline;
         c.on_failed_attempt = [details](const webhook::attempt_failure& f) {
+          metrics::count_config_server_attempt(false);
           auto d = details;
           d["attempt"] = f.attempt;
           std::string what = f.will_retry ? "; retrying in " + std::to_string(f.retry_in.count()) + " ms" : "; giving up";
@@ -117,6 +120,7 @@ config_fetch_impl::behavior_type fetch_behavior(self_ptr self, std::shared_ptr<h
         s.pending.emplace(id, pending_fetch{promise, std::move(req)});
         auto me = caf::actor_cast<caf::actor>(self);
         webhook::post(*s.reactor, s.client, std::move(c), [me, id](result<std::string> r) {
+          if (r.ok()) metrics::count_config_server_attempt(true);  // failed attempts counted above
           config_webhook_done done;
           done.id = id;
           done.ok = r.ok();
@@ -166,7 +170,8 @@ result<config_fetch_actor> spawn_config_fetch_actor(caf::actor_system& system, s
     if (!made) return made.error();
     client = made.value();
   }
-  auto impl = system.spawn(fetch_behavior, std::move(reactor), std::move(base), std::move(client));
+  auto impl = spawn_observed(system, "config_fetch", fetch_behavior, std::move(reactor), std::move(base),
+                             std::move(client));
   return caf::actor_cast<config_fetch_actor>(impl);
 }
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
 
 namespace cssh::actors {
@@ -84,6 +85,24 @@ caf::result<auth_verdict> authenticate(self_ptr self, Check check) {
   return promise;
 }
 
+/// Connection mode: the connection's one container is made right after authentication (as
+/// ContainerSSH does), so it is usually running by the time the first session asks for it.
+void start_connection_container(self_ptr self) {
+  auto& s = self->state;
+  docker::session_request base;
+  base.connection_id = s.info.connection_id;
+  base.username = s.info.username;
+  const std::string& address = s.info.remote_address;
+  base.remote_ip = !address.empty() && address.front() == '['
+                       ? address.substr(1, address.find(']') - 1)
+                       : address.substr(0, address.rfind(':'));
+  base.instance_id = s.context->instance_id;
+  for (const auto& [name, value] : s.info.environment) base.env.push_back(name + "=" + value);
+  for (const auto& [path, file] : s.info.files) base.files[path] = file.value;
+  s.info.container = spawn_connection_container_actor(*s.context->system, s.context, s.info.config, std::move(base),
+                                                      *s.supervisor);
+}
+
 connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr context,
                                                     std::shared_ptr<ssh::session_commands> session,
                                                     connection_info info) {
@@ -91,6 +110,7 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
   st.context = std::move(context);
   st.session = std::move(session);
   st.info = std::move(info);
+  count_ssh_connection(self);
   log::info("SSH_CONNECTED", "client connected",
             {{"connectionId", st.info.connection_id}, {"remoteAddress", st.info.remote_address}});
   return {
@@ -109,8 +129,14 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
       [=](conn_authenticated& msg) {
         auto& s = self->state;
         s.authenticated = true;
+        metrics::server().ssh_successful_handshakes.inc();
         s.info.username = s.pending_username.empty() ? msg.username : s.pending_username;
         s.supervisor = spawn_container_supervisor(*s.context->system, s.context, s.info.connection_id);
+        const auto& exec = s.info.config->docker.execution;
+        // Connection mode makes the container now, unless no program could ever run in it.
+        if (exec.mode == config::execution_mode::connection &&
+            !(exec.disable_command && exec.disable_shell && exec.disable_subsystem))
+          start_connection_container(self);
         nlohmann::json details{{"connectionId", s.info.connection_id}, {"username", msg.username}};
         if (s.info.username != msg.username) details["authenticatedUsername"] = s.info.username;
         // What the webhooks said about the user; sensitive values never reach the log.
@@ -142,9 +168,12 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
         auto& s = self->state;
         for (auto& [ch, actor] : s.channels) self->send(actor, ch_closed{ch});
         s.channels.clear();
+        if (s.info.container) self->send(*s.info.container, connection_container_stop{});
         if (s.supervisor) self->send(*s.supervisor, supervisor_shutdown{});
+        if (!s.authenticated) metrics::server().ssh_failed_handshakes.inc();
         log::info("SSH_DISCONNECTED", "client disconnected",
-                  {{"connectionId", s.info.connection_id}, {"reason", msg.reason}});
+                  {{"connectionId", s.info.connection_id}, {"username", s.info.username},
+                   {"remoteAddress", s.info.remote_address}, {"reason", msg.reason}});
         s.session.reset();
         self->quit();
       },
@@ -156,7 +185,8 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
 connection_actor spawn_connection_actor(caf::actor_system& system, context_ptr context,
                                         std::shared_ptr<ssh::session_commands> session,
                                         connection_info info) {
-  return system.spawn(connection_behavior, std::move(context), std::move(session), std::move(info));
+  return spawn_observed(system, "connection", connection_behavior, std::move(context), std::move(session),
+                        std::move(info));
 }
 
 // --- session_bridge: the session thread's side -------------------------------------------
@@ -186,12 +216,16 @@ bool session_bridge::ask(Question question, const std::string& user) {
 
 bool session_bridge::check_password(const std::string& user, const std::string& password,
                                     const std::string& client_version) {
-  return ask(conn_password{user, password, client_version}, user);
+  bool admitted = ask(conn_password{user, password, client_version}, user);
+  metrics::count_authentication("password", admitted);
+  return admitted;
 }
 
 bool session_bridge::check_public_key(const std::string& user, const std::string& public_key,
                                       const std::string& client_version) {
-  return ask(conn_pubkey{user, public_key, client_version}, user);
+  bool admitted = ask(conn_pubkey{user, public_key, client_version}, user);
+  metrics::count_authentication("pubkey", admitted);
+  return admitted;
 }
 
 void session_bridge::authenticated(const std::string& user) { caf::anon_send(actor_, conn_authenticated{user}); }

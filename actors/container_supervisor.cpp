@@ -3,7 +3,9 @@
 #include <map>
 #include <set>
 
+#include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 
 namespace cssh::actors {
 namespace {
@@ -34,9 +36,10 @@ void remove_container(supervisor_impl::stateful_pointer<supervisor_state> self, 
   auto& st = self->state;
   if (id.empty() || !st.removing.insert(id).second) return;
   auto me = caf::actor_cast<caf::actor>(self);
-  st.context->engine->remove_container(id, [me, id](result<void> r) {
+  auto done = [me, id](result<void> r) {
     caf::anon_send(me, removal_done{id, r.ok(), r.ok() ? "" : r.error().message});
-  });
+  };
+  st.context->engine->remove_container(id, metrics::count_docker_call<void>("container_remove", std::move(done)));
 }
 
 void quit_if_done(supervisor_impl::stateful_pointer<supervisor_state> self) {
@@ -65,6 +68,7 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
       },
       [=](container_created& msg) {
         auto& st = self->state;
+        metrics::server().containers_active.inc();  // until its removal_done
         auto it = st.workers.find(msg.io.address());
         if (it != st.workers.end()) {
           it->second = msg.id;
@@ -92,6 +96,7 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
         auto& st = self->state;
         st.removing.erase(msg.id);
         if (msg.ok) {
+          metrics::server().containers_active.dec();
           log::debug("DOCKER_CONTAINER_REMOVED", "container removed",
                      {{"connectionId", st.connection_id}, {"containerId", msg.id}});
         } else {
@@ -119,7 +124,8 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
 
 container_supervisor spawn_container_supervisor(caf::actor_system& system, context_ptr context,
                                                 std::string connection_id) {
-  auto impl = system.spawn(supervisor_behavior, std::move(context), std::move(connection_id));
+  auto impl =
+      spawn_observed(system, "supervisor", supervisor_behavior, std::move(context), std::move(connection_id));
   return caf::actor_cast<container_supervisor>(impl);
 }
 

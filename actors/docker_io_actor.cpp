@@ -4,7 +4,9 @@
 #include <deque>
 #include <vector>
 
+#include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "docker/container_files.hpp"
 #include "docker/registry_auth.hpp"
 #include "protocol/docker_frame.hpp"
@@ -25,6 +27,10 @@ struct io_waited { bool ok; std::int64_t code; std::string error; };
 struct io_stream_grace {};
 /// The webhook answers' files are in the container (or could not be put there).
 struct io_files_written { bool ok; std::string error; };
+/// The guest helper's volume is there ("" if it could not be made: session mode goes without).
+struct io_helper_ready { std::string volume; };
+/// The image's Config, for running its program through the helper (TTY sessions).
+struct io_image_config { bool ok; nlohmann::json config; std::string error; };
 
 }  // namespace
 }  // namespace cssh::actors
@@ -38,6 +44,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_written)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_waited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stream_grace)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_files_written)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_helper_ready)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_image_config)
 
 namespace cssh::actors {
 namespace {
@@ -45,7 +53,8 @@ namespace {
 using io_impl = docker_io_actor::extend<caf::reacts_to<io_image_ready>, caf::reacts_to<io_created>, caf::reacts_to<io_attached>,
                                         caf::reacts_to<io_started>, caf::reacts_to<io_read>,
                                         caf::reacts_to<io_written>, caf::reacts_to<io_waited>,
-                                        caf::reacts_to<io_stream_grace>, caf::reacts_to<io_files_written>>;
+                                        caf::reacts_to<io_stream_grace>, caf::reacts_to<io_files_written>,
+                                        caf::reacts_to<io_helper_ready>, caf::reacts_to<io_image_config>>;
 
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::chrono::seconds stream_grace{2};
@@ -84,6 +93,8 @@ struct io_state {
 
   std::optional<std::pair<unsigned, unsigned>> size;  // rows, cols
   std::optional<std::int64_t> exit_code;
+  /// When the program was asked for (cssh_container_start_seconds ends at the Engine's start).
+  std::chrono::steady_clock::time_point requested_at = std::chrono::steady_clock::now();
 };
 
 using self_ptr = io_impl::stateful_pointer<io_state>;
@@ -148,7 +159,10 @@ void write_more(self_ptr self) {
   auto& st = self->state;
   if (st.writing || !st.stream || st.finished || st.stdin_closed) return;
   if (st.stdin_queue.empty()) {
-    if (st.stdin_eof) {
+    // The half-close waits for the Engine's start: an EOF that reached the Engine before the start
+    // sometimes ended the whole attach stream, output included (3 in 60 through a TCP proxy);
+    // after the start it never did. The bytes before it are buffered in the container's stdin.
+    if (st.stdin_eof && st.started) {
       // Half-close: a StdinOnce container sees EOF on stdin; its output keeps flowing.
       // Not with a TTY: a terminal has no half-close, and the Engine ends the whole attach
       // stream on it, output included. OpenSSH likewise leaves a pty open on client EOF.
@@ -178,28 +192,67 @@ void forward_output(self_ptr self, ssh::output_stream stream, std::string_view b
 void deliver_signal(self_ptr self, const std::string& name) {
   auto& st = self->state;
   if (auto number = ssh::signal_number(name)) st.delivered_signals.push_back(*number);
-  st.context->engine->kill_container(st.container_id, name, [](result<void>) {});
+  st.context->engine->kill_container(st.container_id, name,
+                                     metrics::count_docker_call<void>("container_kill", [](result<void>) {}));
 }
 
 void apply_size(self_ptr self) {
   auto& st = self->state;
   if (!st.started || !st.size || !st.request.tty) return;
-  st.context->engine->resize_container(st.container_id, st.size->first, st.size->second, [](result<void>) {});
+  st.context->engine->resize_container(st.container_id, st.size->first, st.size->second,
+                                       metrics::count_docker_call<void>("container_resize", [](result<void>) {}));
 }
 
-void create_container(self_ptr self) {
+/// `image_config` (the image's Config) is given when the program starts through the helper.
+void send_create(self_ptr self, const nlohmann::json* image_config) {
   auto& st = self->state;
   auto body = docker::build_create_body(st.config->docker.execution, st.request);
+  if (image_config) docker::wrap_with_helper(body, *image_config, st.request.rows, st.request.cols);
   auto me = handle_of(self);
-  st.context->engine->create_container(body, st.config->docker.execution.container_name,
-                                       [me](result<std::string> r) {
-                                         if (r.ok()) {
-                                           caf::anon_send(me, io_created{true, r.value(), ""});
-                                         } else {
-                                           caf::anon_send(me, io_created{false, "", r.error().message});
-                                         }
-                                       },
-                                       docker::platform_query(st.config->docker.execution));
+  auto done = [me](result<std::string> r) {
+    if (r.ok()) {
+      caf::anon_send(me, io_created{true, r.value(), ""});
+    } else {
+      caf::anon_send(me, io_created{false, "", r.error().message});
+    }
+  };
+  st.context->engine->create_container(
+      body, st.config->docker.execution.container_name,
+      metrics::count_docker_call<std::string>(
+          "container_create", metrics::time_success<std::string>(metrics::server().container_create_seconds, done)),
+      docker::platform_query(st.config->docker.execution));
+}
+
+/// A TTY session starts its program through the guest helper, which sets the terminal size first
+/// (the Engine can only resize after the start): that needs the image's Entrypoint and Cmd.
+void create_container(self_ptr self) {
+  auto& st = self->state;
+  if (!st.request.tty || st.request.helper_volume.empty()) return send_create(self, nullptr);
+  auto me = handle_of(self);
+  st.context->engine->inspect_image(st.config->docker.execution.container.image,
+                                    [me](result<std::optional<nlohmann::json>> r) {
+                                      if (!r) return caf::anon_send(me, io_image_config{false, {}, r.error().message});
+                                      nlohmann::json config = r.value() ? r.value()->value("Config", nlohmann::json::object())
+                                                                        : nlohmann::json::object();
+                                      caf::anon_send(me, io_image_config{true, std::move(config), ""});
+                                    });
+}
+
+/// Session mode runs its program through the guest helper only with a TTY (to set the terminal's
+/// size first); only such a container mounts the helper's volume. A helper that cannot be
+/// installed is logged and the session goes on without it.
+void prepare_helper(self_ptr self) {
+  auto& st = self->state;
+  auto me = handle_of(self);
+  if (!st.context->helper || !st.request.tty) return self->send(self, io_helper_ready{""});
+  std::string connection_id = st.request.connection_id;
+  st.context->helper->ensure([me, connection_id](result<std::string> r) {
+    if (!r) {
+      log::warning("HELPER_UNAVAILABLE", r.error().message + "; the session runs without it",
+                   {{"connectionId", connection_id}});
+    }
+    caf::anon_send(me, io_helper_ready{r.ok() ? r.value() : ""});
+  });
 }
 
 /// imagePullPolicy: IfNotPresent pulls only when the image is absent locally (whatever its tag,
@@ -215,17 +268,17 @@ void ensure_image(self_ptr self) {
   auto pull = [engine, image, me, connection_id, auth = docker::encode_registry_auth(exec.auth)]() {
     log::info("DOCKER_IMAGE_PULL", "pulling image " + image + (auth.empty() ? "" : " with registry credentials"),
               {{"image", image}, {"connectionId", connection_id}});
-    engine->pull_image(image, auth, [me](result<void> r) {
+    engine->pull_image(image, auth, metrics::count_docker_call<void>("image_pull", [me](result<void> r) {
       // The message already starts with "pull image <name>: ".
       caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : r.error().message});
-    });
+    }));
   };
   auto policy = exec.pull_policy;
   if (policy == config::image_pull_policy::always) {
     pull();
     return;
   }
-  engine->image_exists(image, [me, pull, image, policy](result<bool> r) {
+  engine->image_exists(image, metrics::count_docker_call<bool>("image_inspect", [me, pull, image, policy](result<bool> r) {
     if (!r.ok()) {
       caf::anon_send(me, io_image_ready{false, r.error().message});  // "inspect image <name>: ..."
     } else if (r.value()) {
@@ -237,20 +290,21 @@ void ensure_image(self_ptr self) {
     } else {
       pull();
     }
-  });
+  }));
 }
 
 /// Attaches before start, so no early output is lost; io_attached continues.
 void attach_to_container(self_ptr self) {
   auto me = handle_of(self);
-  self->state.context->engine->attach_container(self->state.container_id,
-                                                [me](result<std::shared_ptr<http::upgraded_stream>> r) {
-                                                  if (r.ok()) {
-                                                    caf::anon_send(me, io_attached{r.value(), ""});
-                                                  } else {
-                                                    caf::anon_send(me, io_attached{nullptr, r.error().message});
-                                                  }
-                                                });
+  using stream_ptr = std::shared_ptr<http::upgraded_stream>;
+  self->state.context->engine->attach_container(
+      self->state.container_id, metrics::count_docker_call<stream_ptr>("container_attach", [me](result<stream_ptr> r) {
+        if (r.ok()) {
+          caf::anon_send(me, io_attached{r.value(), ""});
+        } else {
+          caf::anon_send(me, io_attached{nullptr, r.error().message});
+        }
+      }));
 }
 
 io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
@@ -273,8 +327,24 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
   }
 
   self->send(st.supervisor, container_creating{handle_of(self)});
-  ensure_image(self);
+  prepare_helper(self);  // then ensure_image
   return {
+      [=](io_helper_ready& msg) {
+        self->state.request.helper_volume = msg.volume;
+        ensure_image(self);
+      },
+      [=](io_image_config& msg) {
+        auto& s = self->state;
+        if (!msg.ok) {
+          fail_program(self, "preparing the image failed", msg.error);
+          return;
+        }
+        if (s.stopping) {
+          finish(self);
+          return;
+        }
+        send_create(self, &msg.config);
+      },
       // --- Engine completions ------------------------------------------------------------
       [=](io_image_ready& msg) {
         auto& s = self->state;
@@ -305,9 +375,10 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         if (!s.request.files.empty()) {
           // The webhooks' files go in before the program can start (and look for them).
           auto me = handle_of(self);
-          docker::write_container_files(s.context->engine, msg.id, s.request.files, [me](result<void> r) {
-            caf::anon_send(me, io_files_written{r.ok(), r.ok() ? "" : r.error().message});
-          });
+          docker::write_container_files(s.context->engine, msg.id, s.request.files,
+                                        metrics::count_docker_call<void>("container_files", [me](result<void> r) {
+                                          caf::anon_send(me, io_files_written{r.ok(), r.ok() ? "" : r.error().message});
+                                        }));
           return;
         }
         attach_to_container(self);
@@ -339,9 +410,10 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           return;
         }
         auto me = handle_of(self);
-        s.context->engine->start_container(s.container_id, [me](result<void> r) {
-          caf::anon_send(me, io_started{r.ok(), r.ok() ? "" : r.error().message});
-        });
+        s.context->engine->start_container(s.container_id,
+                                           metrics::count_docker_call<void>("container_start", [me](result<void> r) {
+                                             caf::anon_send(me, io_started{r.ok(), r.ok() ? "" : r.error().message});
+                                           }));
         read_more(self);
         write_more(self);
       },
@@ -352,17 +424,21 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           return;
         }
         s.started = true;
+        write_more(self);  // a client's EOF that came before the start is passed on now
+        metrics::server().container_start_seconds.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - s.requested_at).count());
         apply_size(self);
         for (const auto& name : s.early_signals) deliver_signal(self, name);
         s.early_signals.clear();
         auto me = handle_of(self);
-        s.context->engine->wait_container(s.container_id, [me](result<std::int64_t> r) {
-          if (r.ok()) {
-            caf::anon_send(me, io_waited{true, r.value(), ""});
-          } else {
-            caf::anon_send(me, io_waited{false, -1, r.error().message});
-          }
-        });
+        s.context->engine->wait_container(
+            s.container_id, metrics::count_docker_call<std::int64_t>("container_wait", [me](result<std::int64_t> r) {
+              if (r.ok()) {
+                caf::anon_send(me, io_waited{true, r.value(), ""});
+              } else {
+                caf::anon_send(me, io_waited{false, -1, r.error().message});
+              }
+            }));
       },
       [=](io_read& msg) {
         auto& s = self->state;
@@ -472,8 +548,8 @@ docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr con
                                       std::shared_ptr<const config::app_config> config,
                                       docker::session_request request, channel_actor channel,
                                       container_supervisor supervisor) {
-  auto impl = system.spawn(io_behavior, std::move(context), std::move(config), std::move(request),
-                           std::move(channel), std::move(supervisor));
+  auto impl = spawn_observed(system, "docker_io", io_behavior, std::move(context), std::move(config),
+                             std::move(request), std::move(channel), std::move(supervisor));
   return caf::actor_cast<docker_io_actor>(impl);
 }
 

@@ -9,6 +9,7 @@
 #include "actors/config_fetch_actor.hpp"
 #include "config/app_config.hpp"
 #include "docker/engine.hpp"
+#include "docker/guest_helper.hpp"
 #include "protocol/http_client.hpp"
 
 namespace caf {
@@ -25,8 +26,11 @@ struct server_context {
   auth_actor auth;
   /// Makes each connection's configuration after authentication (config server, per-user image).
   config_fetch_actor config_fetch;
-  /// Identifies this server process in container labels (orphan reaping, issue 12).
+  /// Identifies this server instance in container labels: `instanceId`, by default derived from
+  /// the host name and the listen address, so a restarted server finds its orphans.
   std::string instance_id;
+  /// Puts the guest helper's volume on the Engine (docker/guest_helper.hpp); null in tests.
+  std::shared_ptr<docker::helper_installer> helper;
 };
 
 using context_ptr = std::shared_ptr<const server_context>;

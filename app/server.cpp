@@ -1,7 +1,12 @@
 #include "app/server.hpp"
 
+#include <arpa/inet.h>
+#include <libssh/libssh.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +18,8 @@
 #include "actors/auth_actor.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/server_context.hpp"
+#include "app/docker_startup.hpp"
+#include "app/observability.hpp"
 #include "common/log.hpp"
 #include "docker/engine_connection.hpp"
 #include "protocol/http_endpoint.hpp"
@@ -30,6 +37,27 @@ std::string random_hex_id() {
   std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(generator()),
                 static_cast<unsigned long long>(generator()));
   return buf;
+}
+
+/// Our end of an accepted connection as "ip:port" ("[ip]:port" for IPv6), for SSH_CONNECTION;
+/// "" when the socket cannot say.
+std::string local_address_of(ssh_session_struct* session) {
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  int fd = ssh_get_fd(session);
+  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) return "";
+  char ip[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(v4->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  return "";
 }
 
 /// Live sessions, so a shutdown can ask each one to end.
@@ -53,10 +81,6 @@ class session_registry {
 };
 
 result<void> check_supported(const config::app_config& cfg) {
-  if (cfg.docker.execution.mode != config::execution_mode::session) {
-    return fail("CONFIG_UNSUPPORTED",
-                "docker.execution.mode: \"connection\" is not implemented yet; set it to \"session\"");
-  }
   if (cfg.auth.password.method.empty() && cfg.auth.public_key.method.empty()) {
     return fail("CONFIG_UNSUPPORTED", "auth: no authentication method is configured (set auth.password or auth.publicKey)");
   }
@@ -65,7 +89,8 @@ result<void> check_supported(const config::app_config& cfg) {
 
 /// Negotiates the Engine API version at start-up. A daemon that is not there yet is not
 /// fatal: sessions negotiate on their own once it answers, and fail with a clear message until then.
-void negotiate_engine(docker::engine& engine) {
+/// Returns whether the Engine answered.
+bool negotiate_engine(docker::engine& engine) {
   auto answer = std::make_shared<std::promise<result<std::string>>>();
   auto future = answer->get_future();
   engine.negotiate([answer](result<std::string> r) { answer->set_value(std::move(r)); });
@@ -74,7 +99,7 @@ void negotiate_engine(docker::engine& engine) {
   const std::string host = engine.endpoint().describe();
   if (future.wait_for(limit) != std::future_status::ready) {
     log::error("DOCKER_UNAVAILABLE", "the Docker Engine did not answer /_ping and /version in time", {{"host", host}});
-    return;
+    return false;
   }
   auto r = future.get();
   auto info = engine.info();
@@ -86,6 +111,7 @@ void negotiate_engine(docker::engine& engine) {
   } else {
     log::error("DOCKER_UNAVAILABLE", "cannot use the Docker Engine: " + r.error().message, {{"host", host}});
   }
+  return r.ok();
 }
 
 ssh::session_options session_options_from(const config::app_config& cfg) {
@@ -107,14 +133,17 @@ sigset_t termination_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // not a termination: reopens the log file (logrotate)
   return set;
 }
 
 }  // namespace
 
 int run_server(config::app_config cfg) {
-  log::set_level(cfg.log.level);
-  log::set_format_json(cfg.log.format == "ljson");
+  if (auto ok = apply_log_settings(cfg.log); !ok) {
+    std::fprintf(stderr, "containerssh: %s: %s\n", ok.error().code.c_str(), ok.error().message.c_str());
+    return 1;
+  }
   for (const auto& key : cfg.ignored_keys) {
     log::warning("CONFIG_KEY_IGNORED", "configuration key is not implemented by this server and is ignored",
                  {{"key", key}});
@@ -173,8 +202,14 @@ int run_server(config::app_config cfg) {
   for (const auto& warning : auth_warnings) log::warning("CONFIG_WARNING", warning);
   // Everything running now lives as long as the server; shutdown waits for the rest.
   const std::size_t server_wide_actors = system.registry().running();
-  context->instance_id = random_hex_id();
-  negotiate_engine(*context->engine);
+  const bool engine_answered = negotiate_engine(*context->engine);
+  // /metrics and health; the health ping must answer before `containerssh --healthcheck` gives up.
+  auto observed = observability::start(cfg, context->reactor, context->engine->endpoint(),
+                                       std::min(timeouts.http, cfg.health.client_timeout * 3 / 4));
+  if (!observed) {
+    log::error(observed.error().code, observed.error().message);
+    return 1;
+  }
 
   ssh::listener_options options;
   options.listen = cfg.ssh.listen;
@@ -192,6 +227,22 @@ int run_server(config::app_config cfg) {
     return 1;
   }
   auto listener = std::move(opened.value());
+  // Before the first connection: this instance's name, its orphans gone, the guest helper in place.
+  context->instance_id =
+      cfg.instance_id.empty() ? derive_instance_id(cfg.ssh.listen, listener->port()) : cfg.instance_id;
+  context->helper = std::make_shared<docker::helper_installer>(context->engine, context->instance_id);
+  if (engine_answered) {
+    reap_orphans(*context->engine, context->instance_id,
+                 timeouts.http + timeouts.container_stop + std::chrono::seconds(1));
+    install_helper(*context->helper, 2 * timeouts.http + 3 * timeouts.container_start);
+  } else {
+    // Waiting for an Engine that is not there would only delay the listener; sessions install
+    // the helper themselves once it answers.
+    log::error("DOCKER_ORPHAN_REAPING_FAILED",
+               "the Docker Engine did not answer at start-up: containers an earlier run of this instance left "
+               "behind are not removed until the next start",
+               {{"instanceId", context->instance_id}});
+  }
   session_registry sessions;
   actors::context_ptr shared_context = context;
   ssh::session_options session_template = session_options_from(cfg);
@@ -199,6 +250,7 @@ int run_server(config::app_config cfg) {
     actors::connection_info info;
     info.connection_id = random_hex_id();
     info.remote_address = peer;
+    info.local_address = local_address_of(session);
     info.config = context->config;
     auto bridge = std::make_shared<actors::session_bridge>(shared_context, info);
     ssh::session_options session_options = session_template;
@@ -212,11 +264,13 @@ int run_server(config::app_config cfg) {
   });
   log::notice("SSH_LISTENING", "SSH server listening",
               {{"listen", cfg.ssh.listen}, {"port", listener->port()}, {"instanceId", context->instance_id}});
+  observed.value()->serving();
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) reopen_log();
   log::notice("SERVER_STOPPING", std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") +
                                      ", closing connections and removing their containers");
+  observed.value()->draining();
   listener->stop();
   sessions.disconnect_all("server shutting down");
   // Supervisors remove the containers; wait for every actor but the server-wide ones to finish,
@@ -228,6 +282,7 @@ int run_server(config::app_config cfg) {
   }
   caf::anon_send_exit(context->auth, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(context->config_fetch, caf::exit_reason::user_shutdown);
+  observed.value()->stop();
   context->reactor->stop();
   log::notice("SERVER_STOPPED", "server stopped");
   return 0;

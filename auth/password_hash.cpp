@@ -28,7 +28,7 @@ result<void> check_hash_format(const std::string& hash) {
       return {};
     case CRYPT_SALT_METHOD_LEGACY:
       // Any word of 2+ plain characters is a valid DES "hash": this is also where plain text lands.
-      return fail(code, "is plain text or a legacy hash (DES or MD5), which is refused; use " +
+      return fail(code, "is plain text or a legacy hash (DES, MD5 or sha256-crypt), which is refused; use " +
                             std::string(supported_methods) + ", e.g. from `mkpasswd -m yescrypt` or `openssl passwd -6`");
     default:
       return fail(code, "is not a crypt(3) hash this system's libcrypt supports (" + std::string(supported_methods) +

@@ -1,7 +1,7 @@
 #pragma once
 // crypt(3) password hashes through libcrypt (libxcrypt on Debian): yescrypt ($y$), gost-yescrypt
-// ($gy$), scrypt ($7$), bcrypt ($2b$, $2y$, $2a$), sha512-crypt ($6$) and sha256-crypt ($5$).
-// Legacy methods (DES, MD5, Apache's $apr1$) and plain text are refused.
+// ($gy$), scrypt ($7$), bcrypt ($2b$, $2y$, $2a$) and sha512-crypt ($6$). What libcrypt itself
+// calls legacy (DES, MD5, sha256-crypt on Debian 12) is refused, as are Apache's $apr1$ and plain text.
 
 #include <string>
 

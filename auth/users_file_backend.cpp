@@ -55,8 +55,7 @@ result<config::users_file> users_file_backend::load_checked(const std::string& p
   if (!loaded) return loaded.error();
   std::string problems;
   for (const auto& [name, user] : loaded->users) {
-    if (user.password_hash.empty()) continue;
-    if (auto ok = check_hash_format(user.password_hash); !ok)
+    if (auto ok = user.password_hash.empty() ? result<void>{} : check_hash_format(user.password_hash); !ok)
       problems += (problems.empty() ? "" : "\n") + path + ": users." + name + ".password " + ok.error().message;
     std::vector<std::string> key_problems;
     for (const auto& line : user.authorized_keys) parse_authorized_keys(line, &key_problems);

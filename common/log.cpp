@@ -5,17 +5,18 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
+
+#include "common/log_sink.hpp"
 
 namespace cssh::log {
 namespace {
 
-constexpr std::array<std::string_view, 8> level_names = {
-    "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"};
+// ContainerSSH's names for the syslog severities, in severity order.
+constexpr std::array<std::string_view, 8> level_names = {"emerg", "alert",  "crit", "error",
+                                                         "warning", "notice", "info", "debug"};
 
 std::atomic<int> current_level{static_cast<int>(level::notice)};
 std::atomic<bool> json_format{false};
-std::mutex output_mutex;
 
 std::string timestamp_now() {
   using namespace std::chrono;
@@ -40,10 +41,10 @@ bool parse_level(std::string_view name, level& out) {
       return true;
     }
   }
-  // Common aliases operators type.
+  // The long forms and the alias operators type.
+  if (name == "emergency") { out = level::emergency; return true; }
+  if (name == "critical") { out = level::critical; return true; }
   if (name == "warn") { out = level::warning; return true; }
-  if (name == "crit") { out = level::critical; return true; }
-  if (name == "emerg") { out = level::emergency; return true; }
   return false;
 }
 
@@ -70,16 +71,22 @@ void write(level lv, std::string_view code, std::string_view message, const nloh
     line += '\t';
     line += code;
     line += '\t';
-    line += message;
+    // One event, one line: a newline in a message (a username, an Engine's error) must not
+    // start a forged line of its own.
+    for (char c : message) {
+      if (c == '\n')
+        line += "\\n";
+      else if (c == '\r')
+        line += "\\r";
+      else
+        line += c;
+    }
     if (!details.empty()) {
       line += '\t';
       line += details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
   }
-  line += '\n';
-  std::lock_guard<std::mutex> guard(output_mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  detail::deliver(lv, line);
 }
 
 }  // namespace cssh::log

@@ -140,7 +140,9 @@ struct docker_execution_config {
   bool disable_shell = false;
   bool disable_subsystem = false;
   std::vector<std::string> shell_command{"/bin/sh"};
-  std::vector<std::string> idle_command{"/bin/sh", "-c", "sleep infinity & wait"};
+  /// What a connection-mode container runs while sessions come and go as execs. The default is
+  /// the server's guest helper (mounted into every container), so it works in any image.
+  std::vector<std::string> idle_command{"/.containerssh/helper", "idle"};
   image_pull_policy pull_policy = image_pull_policy::if_not_present;
   registry_auth_config auth;
   docker_timeouts timeouts;
@@ -151,17 +153,50 @@ struct docker_config {
   docker_execution_config execution;
 };
 
+/// `log.syslog`: where and how syslog lines go (ContainerSSH's defaults).
+struct syslog_config {
+  std::string destination = "/dev/log";  // a Unix datagram socket path, or udp://host:port
+  std::string facility = "auth";         // syslog facility name (kern ... local7)
+  std::string tag = "ContainerSSH";
+  bool pid = false;                      // add [pid] after the tag
+};
+
 struct log_config {
   log::level level = log::level::notice;
   std::string format = "text";  // "ljson" or "text"
+  std::string destination = "stdout";  // "stdout", "file" (reopened on SIGHUP) or "syslog"
+  std::string file = "/var/log/containerssh/containerssh.log";
+  syslog_config syslog;
+};
+
+/// `metrics:`: the Prometheus endpoint (ContainerSSH's keys and defaults).
+struct metrics_config {
+  bool enable = false;
+  std::string listen = "0.0.0.0:9100";
+  std::string path = "/metrics";
+};
+
+/// `health:`: answers `ok` (200) or `not ok` (503) on any path; `client` is what
+/// `containerssh --healthcheck` asks.
+struct health_config {
+  bool enable = false;
+  std::string listen = "0.0.0.0:7000";
+  std::string client_url = "http://127.0.0.1:7000/";
+  millis client_timeout{2000};
 };
 
 struct app_config {
   ssh_config ssh;
   auth_config auth;
   std::string backend = "docker";  // "docker" or "dockerrun" (legacy shape, mapped onto docker)
+  /// `instanceId`: names this server instance in its containers' labels, so that after a crash it
+  /// removes its own orphans and no one else's. Empty: derived from the host name and the listen
+  /// address (stable across restarts). Replicas sharing one Docker Engine need distinct values.
+  std::string instance_id;
   docker_config docker;
   log_config log;
+  metrics_config metrics;
+  health_config health;
   /// The configuration server asked after authentication (`configserver:`); empty url = none.
   webhook_client_config configserver;
   /// The YAML text this configuration was loaded from: config server answers are merged over

@@ -13,6 +13,7 @@
 
 #include "config/auth_section.hpp"
 #include "config/docker_section.hpp"
+#include "config/observability_section.hpp"
 #include "config/yaml_merge.hpp"
 #include "config/ssh_section.hpp"
 #include "config/yaml_reader.hpp"
@@ -47,9 +48,10 @@ void read_log(R& r, const YAML::Node& node, const std::string& path, log_config&
              [&](const YAML::Node& n, const std::string& p) {
                r.read_choice<std::string>(n, p, {{"ljson", "ljson"}, {"text", "text"}}, lg.format);
              }),
-      R::ignored("destination"),
-      R::ignored("file"),
-      R::ignored("syslog"),
+      R::key("destination",
+             [&](const YAML::Node& n, const std::string& p) { detail::read_log_destination(r, n, p, lg); }),
+      R::key("file", [&](const YAML::Node& n, const std::string& p) { detail::read_log_file(r, n, p, lg); }),
+      R::key("syslog", [&](const YAML::Node& n, const std::string& p) { detail::read_log_syslog(r, n, p, lg.syslog); }),
   });
 }
 
@@ -82,14 +84,18 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
       R::key("ssh", [&](const YAML::Node& n, const std::string& p) { read_ssh(r, n, p, cfg.ssh); }),
       R::key("auth", [&](const YAML::Node& n, const std::string& p) { read_auth(r, n, p, cfg.auth); }),
       R::key("backend", [&](const YAML::Node& n, const std::string& p) { read_backend(r, n, p, cfg.backend); }),
+      R::key("instanceId", [&](const YAML::Node& n, const std::string& p) {
+        if (r.read_string(n, p, cfg.instance_id) && cfg.instance_id.empty())
+          r.error(p, "must not be empty (leave the key out to derive it from the host name and listen address)", &n);
+      }),
       R::key("docker", [&](const YAML::Node& n, const std::string& p) { docker = detail::read_docker_block(r, n, p); }),
       R::key("dockerrun",
              [&](const YAML::Node& n, const std::string& p) { dockerrun = detail::read_dockerrun_block(r, n, p); }),
       R::key("log", [&](const YAML::Node& n, const std::string& p) { read_log(r, n, p, cfg.log); }),
       R::ignored("audit"),
       R::ignored("geoip"),
-      R::ignored("metrics"),
-      R::ignored("health"),
+      R::key("metrics", [&](const YAML::Node& n, const std::string& p) { detail::read_metrics(r, n, p, cfg.metrics); }),
+      R::key("health", [&](const YAML::Node& n, const std::string& p) { detail::read_health(r, n, p, cfg.health); }),
       R::key("configserver",
              [&](const YAML::Node& n, const std::string& p) { detail::read_configserver(r, n, p, cfg.configserver); }),
       R::ignored("security"),
@@ -104,6 +110,7 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
   detail::validate_docker_block(r, chosen);
   validate_auth(r, cfg.auth);
   detail::validate_configserver(r, cfg.configserver);
+  detail::validate_observability(r, cfg);
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "docker/guest_helper.hpp"
+
 namespace cssh::docker {
 namespace {
 
@@ -166,7 +168,76 @@ nlohmann::json build_create_body(const config::docker_execution_config& exec, co
   body["HostConfig"] = std::move(host);
 
   if (exec.network.is_object() && !exec.network.empty()) body["NetworkingConfig"] = exec.network;
+  if (!req.helper_volume.empty()) {
+    nlohmann::json& binds = body["HostConfig"]["Binds"];
+    if (!binds.is_array()) binds = nlohmann::json::array();
+    binds.push_back(helper_bind(req.helper_volume));
+  }
   return body;
+}
+
+void wrap_with_helper(nlohmann::json& body, const nlohmann::json& image_config, unsigned rows, unsigned cols) {
+  auto list = [](const nlohmann::json& j, const char* key) {
+    std::vector<std::string> out;
+    if (j.is_object() && j.contains(key) && j[key].is_array())
+      for (const auto& item : j[key])
+        if (item.is_string()) out.push_back(item.get<std::string>());
+    return out;
+  };
+  // The Engine's own rule: a configured Entrypoint replaces the image's, and then the image's
+  // Cmd no longer applies either.
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd = list(body, "Cmd");
+  if (body.contains("Entrypoint")) {
+    entrypoint = list(body, "Entrypoint");
+  } else {
+    entrypoint = list(image_config, "Entrypoint");
+    if (!body.contains("Cmd")) cmd = list(image_config, "Cmd");
+  }
+  if (entrypoint.empty() && cmd.empty()) return;
+  std::vector<std::string> wrapped = helper_run_prefix(rows, cols);
+  wrapped.insert(wrapped.end(), entrypoint.begin(), entrypoint.end());
+  body["Entrypoint"] = wrapped;
+  body["Cmd"] = cmd;
+}
+
+nlohmann::json build_connection_container_body(const config::docker_execution_config& exec,
+                                               const session_request& req) {
+  session_request idle = req;
+  idle.command = exec.idle_command;
+  idle.tty = false;
+  idle.term.clear();
+  nlohmann::json body = build_create_body(exec, idle);
+  // Nobody attaches to the idle process; sessions bring their own streams through exec.
+  body["OpenStdin"] = false;
+  body["StdinOnce"] = false;
+  body["AttachStdin"] = false;
+  body["AttachStdout"] = false;
+  body["AttachStderr"] = false;
+  return body;
+}
+
+nlohmann::json build_exec_body(const session_request& req, const std::string& marker) {
+  nlohmann::json env = nlohmann::json::array();
+  for (const auto& e : req.env) env.push_back(e);
+  if (req.tty && !req.term.empty()) env.push_back("TERM=" + req.term);
+  env.push_back(std::string(exec_marker_variable) + "=" + marker);
+  std::vector<std::string> cmd = helper_run_prefix(req.tty ? req.rows : 0, req.tty ? req.cols : 0);
+  cmd.insert(cmd.end(), req.command.begin(), req.command.end());
+  return {
+      {"AttachStdin", true}, {"AttachStdout", true}, {"AttachStderr", true},
+      {"Tty", req.tty},      {"Env", std::move(env)}, {"Cmd", std::move(cmd)},
+  };
+}
+
+nlohmann::json build_signal_exec_body(const std::string& marker, int number) {
+  return {
+      {"AttachStdin", false},
+      {"AttachStdout", false},
+      {"AttachStderr", false},
+      {"Tty", false},
+      {"Cmd", {helper_path, "signal", "--marker", marker, "--signal", std::to_string(number)}},
+  };
 }
 
 }  // namespace cssh::docker

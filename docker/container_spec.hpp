@@ -31,6 +31,12 @@ struct session_request {
   /// Files from the auth/config webhook answers (absolute path -> contents), written into the
   /// container before it starts (docker/container_files.hpp). Not part of the create body.
   std::map<std::string, std::string> files;
+  /// The terminal size the client asked for with its pty (0 when unknown): the helper sets it
+  /// before the program starts (docker/guest_helper.hpp).
+  unsigned rows = 0;
+  unsigned cols = 0;
+  /// The guest helper's volume, bound read-only at /.containerssh ("" = no helper).
+  std::string helper_volume;
 };
 
 /// ContainerSSH's command rule: a command whose first word starts with "/", "./" or "../"
@@ -50,5 +56,26 @@ std::string platform_query(const config::docker_execution_config& exec);
 
 /// The POST /containers/create body for a session-mode container.
 nlohmann::json build_create_body(const config::docker_execution_config& exec, const session_request& req);
+
+/// Makes a create body (build_create_body's) start its program through `helper run --winsize`,
+/// so a TTY has the client's size before the program's first instruction (API 1.41 cannot set
+/// it at create). The program stays what the Engine would have run: the configured Entrypoint,
+/// else the image's (`image_config` is the image's Config from inspect), followed by the
+/// configured or requested Cmd, else the image's when no Entrypoint was configured. Leaves
+/// the body alone when there is no program to wrap.
+void wrap_with_helper(nlohmann::json& body, const nlohmann::json& image_config, unsigned rows, unsigned cols);
+
+/// The POST /containers/create body for a connection-mode container: the configuration's
+/// container, running `idleCommand` with no streams attached; sessions run as execs in it.
+nlohmann::json build_connection_container_body(const config::docker_execution_config& exec,
+                                               const session_request& req);
+
+/// The POST /containers/{id}/exec body for one session in connection mode: `req.command`
+/// through `helper run` (terminal size, and the `marker` that `helper signal` finds it by),
+/// with the session's environment and TERM.
+nlohmann::json build_exec_body(const session_request& req, const std::string& marker);
+
+/// The exec body that delivers signal `number` to the session started with `marker`.
+nlohmann::json build_signal_exec_body(const std::string& marker, int number);
 
 }  // namespace cssh::docker

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -99,6 +100,41 @@ class engine {
   void get_archive(const std::string& id, const std::string& path, callback<std::optional<std::string>> done);
   /// GET /containers/{id}/json: the Engine's description of the container. Deadline: http.
   void inspect_container(const std::string& id, callback<nlohmann::json> done);
+
+  // --- execs in a running container (docker/engine_exec.cpp) ---
+  /// POST /containers/{id}/exec with `body` (Cmd, Env, Tty, AttachStdin, ...): the exec's id.
+  /// Deadline: containerStart.
+  void create_exec(const std::string& container_id, const nlohmann::json& body, callback<std::string> done);
+  /// POST /exec/{id}/start {"Detach": false, "Tty": tty}, hijacked: the exec's stdin and its
+  /// output (Docker's multiplexed frames unless `tty`). The deadline (containerStart) covers the
+  /// answer's header; the stream has none.
+  void start_exec_attached(const std::string& exec_id, bool tty,
+                           callback<std::shared_ptr<http::upgraded_stream>> done);
+  /// POST /exec/{id}/start {"Detach": true}: runs it with no streams. Deadline: signal.
+  void start_exec_detached(const std::string& exec_id, callback<void> done);
+  /// POST /exec/{id}/resize?h=&w= (the exec must have a TTY). Deadline: http.
+  void resize_exec(const std::string& exec_id, unsigned rows, unsigned cols, callback<void> done);
+  /// What GET /exec/{id}/json says about an exec.
+  struct exec_state {
+    bool running = false;
+    std::optional<std::int64_t> exit_code;  // absent while running
+    std::int64_t pid = 0;
+  };
+  /// GET /exec/{id}/json. Deadline: http.
+  void inspect_exec(const std::string& exec_id, callback<exec_state> done);
+
+  // --- images and volumes (docker/engine_volume.cpp) ---
+  /// POST /images/create?fromSrc=-&repo=&tag= with `tar` as the new image's root filesystem
+  /// (`docker import`); an error inside the progress stream is a failure. Deadline: containerStart.
+  void import_image(const std::string& repo, const std::string& tag, std::string tar, callback<void> done);
+  /// GET /images/{name}/json: the Engine's description, nullopt when the image is absent. Deadline: http.
+  void inspect_image(const std::string& image, callback<std::optional<nlohmann::json>> done);
+  /// POST /volumes/create {Name, Labels}: creates the named volume (the Engine answers with the
+  /// existing one when it exists already). Deadline: containerStart.
+  void create_volume(const std::string& name, const std::map<std::string, std::string>& labels,
+                     callback<void> done);
+  /// GET /volumes/{name}: the Engine's description, nullopt when there is no such volume. Deadline: http.
+  void inspect_volume(const std::string& name, callback<std::optional<nlohmann::json>> done);
 
   const http::endpoint& endpoint() const { return endpoint_; }
   const engine_timeouts& timeouts() const { return timeouts_; }

@@ -11,6 +11,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <cerrno>
 #include <fstream>
 #include <mutex>
@@ -438,7 +439,15 @@ tls_step tls_stream::read_step(void* data, std::size_t size, std::size_t& got, t
     ec = tls_asio::error::bad_descriptor;
     return tls_step::failed;
   }
-  return session_->attempt([&] { return SSL_read_ex(session_->ssl(), data, size, &got); }, ec);
+  auto step = session_->attempt([&] { return SSL_read_ex(session_->ssl(), data, size, &got); }, ec);
+  if (step == tls_step::done && got > 0) received_any_ = true;
+  return step;
+}
+
+bool tls_stream::refused_after_handshake(const tls_error_code& ec) const {
+  if (!handshake_done_ || received_any_) return false;
+  return ec == tls_asio::error::connection_reset || ec == tls_asio::error::eof ||
+         ec == boost::beast::http::error::end_of_stream || ec == tls_asio::error::broken_pipe;
 }
 
 tls_step tls_stream::write_step(std::size_t size, std::size_t& put, tls_error_code& ec) {
@@ -477,6 +486,14 @@ std::string tls_stream::describe(const tls_error_code& ec) const {
   if (ec == tls_asio::error::eof && !handshake_done_) {
     return "the peer closed the connection during the TLS handshake (is it a TLS server? does it require a "
            "client certificate?)";
+  }
+  if (refused_after_handshake(ec)) {
+    // Under TLS 1.3 a server checks our certificate after the handshake completed on our side;
+    // its refusal is an alert, but a server that closes at once may reset the connection
+    // before the alert reaches us. Say what that most likely means.
+    return "TLS: the server closed the connection right after the handshake (" + ec.message() + "): " +
+           (ctx_->has_client_certificate() ? "it may not accept our client certificate (is it signed by a CA the server trusts?)"
+                                           : "it may require a client certificate, and none is configured (cert/key)");
   }
   if (!session_) return ec.message();
   return session_->describe(ec);

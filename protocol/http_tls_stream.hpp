@@ -70,6 +70,9 @@ class tls_stream {
   /// The words for a failure of this stream: OpenSSL's reason plus what it means here (the
   /// certificate check that failed, the alert the server sent).
   std::string describe(const tls_error_code& ec) const;
+  /// True for a connection the server dropped after our handshake before sending anything: how
+  /// a refused client certificate looks under TLS 1.3 when the server's alert is lost.
+  bool refused_after_handshake(const tls_error_code& ec) const;
 
  private:
   // One attempt each; the composed operations below call them on the socket's strand.
@@ -143,6 +146,7 @@ class tls_stream {
   /// Why the session could not even be set up (reported instead of an OpenSSL reason).
   std::string setup_error_;
   bool handshake_done_ = false;
+  bool received_any_ = false;
 };
 
 }  // namespace cssh::http::detail

@@ -118,6 +118,11 @@ any_stream::tcp_socket* any_stream::as_tcp() {
   return std::get_if<tcp_socket>(&sock_);
 }
 
+bool any_stream::tls_refusal(const error_code& ec) const {
+  const auto* tls = std::get_if<tls_stream>(&sock_);
+  return tls && tls->refused_after_handshake(ec);
+}
+
 std::string any_stream::describe(const error_code& ec) const {
   if (const auto* tls = std::get_if<tls_stream>(&sock_)) return tls->describe(ec);
   return ec.message();
@@ -284,7 +289,8 @@ failure exchange::io_failure(phase ph, const error_code& ec, std::string_view do
   if (aborted_ == abort_reason::abandoned) return fail("HTTP_CANCELLED", request_line() + ": cancelled by its caller");
   // TLS trouble gets its own code wherever it struck: a server refusing our client
   // certificate under TLS 1.3 only shows on the first read after the handshake.
-  bool tls_trouble = ph == phase::tls_handshake || ec.category() == asio::error::get_ssl_category();
+  bool tls_trouble = ph == phase::tls_handshake || ec.category() == asio::error::get_ssl_category() ||
+                     stream_.tls_refusal(ec);
   const char* code = tls_trouble ? "HTTP_TLS_FAILED" : ph == phase::connect ? "HTTP_CONNECT_FAILED" : "HTTP_PROTOCOL_ERROR";
   return fail(code, request_line() + ": " + std::string(doing) + " failed: " + stream_.describe(ec));
 }

@@ -125,6 +125,8 @@ class any_stream {
   tls_stream* as_tls() { return std::get_if<tls_stream>(&sock_); }
   /// An I/O error in words; for TLS with what OpenSSL found (certificate, alert).
   std::string describe(const error_code& ec) const;
+  /// True when the error is the TLS peer refusing us (see tls_stream::refused_after_handshake).
+  bool tls_refusal(const error_code& ec) const;
 
  private:
   std::variant<unix_socket, tcp_socket, tls_stream> sock_;

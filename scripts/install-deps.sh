@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libcaf-dev libssh-dev libboost-dev libboost-system-dev nlohmann-json3-dev libyaml-cpp-dev
   libssl-dev doctest-dev
+  # crypt(3) for the built-in users file (yescrypt, bcrypt, sha512-crypt)
+  libcrypt-dev
   # Docker Engine and the guest image's contents
   docker.io busybox-static openssh-sftp-server
   # end-to-end tests and tools used by the scripts
@@ -17,6 +19,10 @@ PACKAGES=(
   openssl docker-registry apache2-utils
   # SSH clients and auditors the connection-layer tests drive
   putty-tools ssh-audit
+  # promtool, which checks /metrics in the observability tests. Debian ships it in prometheus
+  # (about 100 MB). In a container (policy-rc.d) no service starts; on a systemd host the package
+  # also enables a Prometheus server on :9090 (`systemctl disable --now prometheus` if unwanted).
+  prometheus
 )
 
 missing=()

@@ -135,13 +135,11 @@ port_listening() {
 }
 
 # --- auth webhook ------------------------------------------------------------------------
-# Created before the background job opens it: the loop below must never read a missing file.
-: >"$TMP/webhook.out"
 "$PYTHON" "$HERE/auth_webhook.py" --port 0 --users alice:secret >"$TMP/webhook.out" 2>"$TMP/webhook.log" &
 WEBHOOK_PID=$!
 WEBHOOK_PORT=""
 for ((i = 0; i < 100; i++)); do
-  WEBHOOK_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/webhook.out" 2>/dev/null || true)
+  WEBHOOK_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/webhook.out")
   [[ -z "$WEBHOOK_PORT" ]] && alive "$WEBHOOK_PID" || break
   sleep 0.1
 done

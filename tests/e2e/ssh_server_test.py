@@ -233,33 +233,37 @@ def test_banner(port):
 
 
 def test_max_auth_tries(env, port, log_path):
-    # paramiko keeps trying on one connection (sshpass gives up after one wrong prompt).
+    # paramiko keeps trying on one connection (sshpass gives up after one wrong prompt). Which
+    # client attempt first notices the close is a race (paramiko reports a close during an auth
+    # request as a failed authentication), so the server's side is what is checked: the webhook
+    # saw exactly 3 passwords and the connection is gone afterwards.
     before = open(env.webhook_log).read().count('"success": false')
     transport = paramiko.Transport(("127.0.0.1", port))
-    closed_after = None
+    tried = 0
     try:
         transport.start_client(timeout=10)
         for attempt in range(1, 7):
+            tried = attempt
             try:
                 transport.auth_password("alice", f"wrong-{attempt}")
             except paramiko.AuthenticationException:
-                continue
+                pass
             except (paramiko.SSHException, EOFError, OSError):
-                closed_after = attempt - 1
                 break
             if not transport.is_active():
-                closed_after = attempt - 1  # this attempt found the connection closed
                 break
-        time.sleep(0.3)
-        if closed_after is None and not transport.is_active():
-            closed_after = 3
+        deadline = time.time() + 5
+        while transport.is_active() and time.time() < deadline:
+            time.sleep(0.05)
+        closed = not transport.is_active()
     finally:
         transport.close()
+    time.sleep(0.2)
     attempts = open(env.webhook_log).read().count('"success": false') - before
     logged = "too many authentication failures" in open(log_path).read()
-    check(attempts == 3 and closed_after == 3 and logged,
+    check(attempts == 3 and closed and tried <= 5 and logged,
           "maxAuthTries 3: the connection is closed after the third wrong password",
-          f"attempts={attempts} closed_after={closed_after} logged={logged}")
+          f"attempts={attempts} closed={closed} client_tries={tried} logged={logged}")
 
 
 def test_keepalive(env, port, log_path):

@@ -123,8 +123,14 @@ TEST_CASE("auth: ContainerSSH 0.4's legacy layout is the webhook for both method
     CHECK(d.auth.password.webhook.key == "/k.pem");
   }
   SUBCASE("the legacy url with a new-style method block for the same method is an error") {
-    CHECK(contains(bad("auth:\n  url: http://h\n  publicKey:\n    method: webhook\n    webhook: {url: http://h}\n"),
+    CHECK(contains(bad("auth:\n  url: http://h\n  pubkey: true\n  publicKey:\n    method: webhook\n    webhook: {url: http://h}\n"),
                    "auth.url: both the legacy auth.url and auth.publicKey are configured"));
+    CHECK(contains(bad("auth:\n  url: http://h\n  password: true\n  password:\n    method: file\n"),
+                   "given more than once"));
+    // Without an explicit `pubkey: true`, the method block decides public keys.
+    app_config b = ok("auth:\n  url: http://h\n  publicKey:\n    method: webhook\n    webhook: {url: 'http://k'}\n");
+    CHECK(b.auth.password.webhook.url == "http://h");
+    CHECK(b.auth.public_key.webhook.url == "http://k");
     app_config d = ok("auth:\n  url: http://h\n  pubkey: false\n  publicKey:\n    method: file\n    file: {path: /u}\n");
     CHECK(d.auth.password.method == "webhook");
     CHECK(d.auth.public_key.method == "file");

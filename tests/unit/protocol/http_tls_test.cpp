@@ -348,7 +348,8 @@ TEST_CASE("TLS: a server requiring a client certificate refuses us without one, 
   auto r = call(reactor, server.endpoint(context({p.ca->pem().cert, "", "", ""})));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
-  CHECK(contains(r.error().message, "requires a client certificate, and none is configured"));
+  // The server's alert, or (when the server hangs up before it reaches us) our reading of it.
+  CHECK(contains(r.error().message, "client certificate, and none is configured (cert/key)"));
   server.join();
   CHECK_FALSE(server.handshake_ok);
 }
@@ -361,7 +362,7 @@ TEST_CASE("TLS: a client certificate from an untrusted CA is refused by the serv
   auto r = call(reactor, server.endpoint(context({p.ca->pem().cert, other.client->pem().cert, other.client->pem().key, ""})));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
-  CHECK(contains(r.error().message, "did not accept our client certificate"));
+  CHECK(contains(r.error().message, "accept our client certificate"));
 }
 
 TEST_CASE("TLS: a plain-HTTP peer is named as such") {

@@ -35,6 +35,28 @@ struct step {
   bool hang_up = false;               // close without answering
 };
 
+step answer(unsigned status, std::string body = "{}") {
+  step s;
+  s.status = status;
+  s.body = std::move(body);
+  return s;
+}
+step redirect(unsigned status, const std::string& location) {
+  step s = answer(status, "");
+  s.extra_headers = "Location: " + location + "\r\n";
+  return s;
+}
+step slow(std::chrono::milliseconds delay) {
+  step s;
+  s.delay = delay;
+  return s;
+}
+step hang_up() {
+  step s;
+  s.hang_up = true;
+  return s;
+}
+
 struct seen_request {
   std::string method;
   std::string target;
@@ -61,6 +83,7 @@ class scripted_server {
   ~scripted_server() {
     stop_ = true;
     thread_.join();
+    for (auto& t : workers_) t.join();
     ::close(fd_);
   }
   std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
@@ -76,8 +99,11 @@ class scripted_server {
       if (::poll(&p, 1, 50) != 1) continue;
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) continue;
-      handle(c);
-      ::close(c);
+      // One thread per connection: a slow answer must not hold up the next attempt.
+      workers_.emplace_back([this, c] {
+        handle(c);
+        ::close(c);
+      });
     }
   }
 
@@ -125,6 +151,7 @@ class scripted_server {
   unsigned short port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::vector<std::thread> workers_;  // touched by thread_ only, joined after it
   std::mutex mu_;
   std::vector<step> script_;
   std::vector<seen_request> seen_;
@@ -179,7 +206,7 @@ webhook::client_settings settings_for(const std::string& url, std::chrono::milli
 
 TEST_CASE("webhook: a 200 answer is handed over; the path is appended to the URL's") {
   http::reactor reactor(1);
-  scripted_server server({step{200, R"({"success":true})"}});
+  scripted_server server({answer(200, R"({"success":true})")});
   auto o = post(reactor, settings_for(server.url("/base/")), "/password", 5s);
   REQUIRE(o.r.ok());
   CHECK(o.r.value() == R"({"success":true})");
@@ -204,7 +231,7 @@ TEST_CASE("webhook: an empty path posts to the URL exactly as given (the config 
 
 TEST_CASE("webhook: 5xx and a dropped connection are retried with back-off") {
   http::reactor reactor(1);
-  scripted_server server({step{500, "oops"}, step{0, "", "", 0ms, true}, step{200, R"({"ok":1})"}});
+  scripted_server server({answer(500, "oops"), hang_up(), answer(200, R"({"ok":1})")});
   auto o = post(reactor, settings_for(server.url()), "/password", 10s);
   REQUIRE(o.r.ok());
   CHECK(server.requests().size() == 3);
@@ -219,7 +246,7 @@ TEST_CASE("webhook: 5xx and a dropped connection are retried with back-off") {
 
 TEST_CASE("webhook: 4xx is not retried") {
   http::reactor reactor(1);
-  scripted_server server({step{403, "no"}, step{200}});
+  scripted_server server({answer(403, "no"), answer(200)});
   auto o = post(reactor, settings_for(server.url()), "/password", 10s);
   REQUIRE_FALSE(o.r.ok());
   CHECK(o.r.error().code == "WEBHOOK_FAILED");
@@ -247,7 +274,7 @@ TEST_CASE("webhook: a server that is down is retried until the deadline, then na
 
 TEST_CASE("webhook: a hanging server is cut by the per-call timeout, all within the deadline") {
   http::reactor reactor(1);
-  scripted_server server({step{200, "{}", "", 3s}});
+  scripted_server server({slow(1s)});
   auto o = post(reactor, settings_for(server.url(), 300ms), "/password", 1000ms);
   REQUIRE_FALSE(o.r.ok());
   CHECK(contains(o.r.error().message, "no complete answer within 300 ms"));
@@ -258,14 +285,14 @@ TEST_CASE("webhook: a hanging server is cut by the per-call timeout, all within 
 TEST_CASE("webhook: redirects are refused unless allowed, and then followed as Go does") {
   http::reactor reactor(1);
   SUBCASE("not followed by default") {
-    scripted_server server({step{307, "", "Location: /elsewhere\r\n"}});
+    scripted_server server({redirect(307, "/elsewhere")});
     auto o = post(reactor, settings_for(server.url()), "/password", 5s);
     REQUIRE_FALSE(o.r.ok());
     CHECK(contains(o.r.error().message, "answered HTTP 307 (redirect to /elsewhere), and redirects are not followed"));
     CHECK(server.requests().size() == 1);
   }
   SUBCASE("307 repeats the POST with its body") {
-    scripted_server server({step{307, "", "Location: /elsewhere\r\n"}, step{200, "{}"}});
+    scripted_server server({redirect(307, "/elsewhere"), answer(200)});
     auto s = settings_for(server.url());
     s.allow_redirects = true;
     REQUIRE(post(reactor, s, "/password", 5s).r.ok());
@@ -276,8 +303,8 @@ TEST_CASE("webhook: redirects are refused unless allowed, and then followed as G
     CHECK(seen[1].body == R"({"username":"alice"})");
   }
   SUBCASE("302 to an absolute URL turns into a GET") {
-    scripted_server target({step{200, "{}"}});
-    scripted_server server({step{302, "", "Location: " + target.url("/moved?x=1") + "\r\n"}});
+    scripted_server target({answer(200)});
+    scripted_server server({redirect(302, target.url("/moved?x=1"))});
     auto s = settings_for(server.url());
     s.allow_redirects = true;
     REQUIRE(post(reactor, s, "/password", 5s).r.ok());

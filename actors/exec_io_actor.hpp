@@ -1,0 +1,29 @@
+#pragma once
+// exec_io_actor: one per program run in connection mode. Asks the connection's container actor
+// for the running container, creates an exec in it that starts the program through the guest
+// helper (`helper run`: terminal size before the first instruction, and a marker by which
+// signals find the program), starts it with its streams hijacked, relays them in both directions
+// with the same credits as docker_io_actor, and reads the exit code with an exec inspect once the
+// output stream ended. Signals are a second exec (`helper signal`): the Engine cannot signal an
+// exec's process. A channel closed while the program runs gets it killed the same way.
+//
+// Its interface is docker_io_actor's, so the channel actor drives both modes alike:
+// accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_credit, io_stop
+// sends   program_output, program_exited, program_failed, program_input_consumed to its channel
+
+#include <caf/all.hpp>
+#include <memory>
+
+#include "actors/channel_actor.hpp"
+#include "actors/connection_container_actor.hpp"
+#include "actors/docker_io_actor.hpp"
+#include "docker/container_spec.hpp"
+
+namespace cssh::actors {
+
+/// `request.command` is the program's argv (never empty); `config` is the connection's configuration.
+docker_io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
+                                    std::shared_ptr<const config::app_config> config, docker::session_request request,
+                                    connection_container_actor container, channel_actor channel);
+
+}  // namespace cssh::actors

@@ -54,6 +54,9 @@ struct auth_verdict {
   auth_webhook::connection_metadata meta;
   /// The users file's per-user image; empty = the configuration's.
   std::string image;
+  /// Set by the connection actor on success: the connection's configuration (the config
+  /// server's answer merged in), which the session thread enforces `security:` from.
+  std::shared_ptr<const config::app_config> config;
 };
 
 /// A refusal with its reason.

@@ -136,7 +136,15 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         req.env.push_back("SSH_CLIENT=" + client + " " + server_port);
         if (!s.info.local_address.empty())
           req.env.push_back("SSH_CONNECTION=" + client + " " + ip_of(s.info.local_address) + " " + server_port);
-        if (msg.kind == ssh::program_kind::exec) req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
+        // As OpenSSH: the command the client asked for. Under forceCommand that is the original
+        // request (unset for a shell), never the forced command itself.
+        if (msg.forced) {
+          // A forced command may trust this variable: the client must not be able to set it.
+          std::erase_if(req.env, [](const std::string& e) { return e.starts_with("SSH_ORIGINAL_COMMAND="); });
+          if (msg.original_command) req.env.push_back("SSH_ORIGINAL_COMMAND=" + *msg.original_command);
+        } else if (msg.kind == ssh::program_kind::exec) {
+          req.env.push_back("SSH_ORIGINAL_COMMAND=" + msg.argument);
+        }
         for (const auto& [name, value] : s.info.environment) req.env.push_back(name + "=" + value);
         for (const auto& [path, file] : s.info.files) req.files[path] = file.value;
         if (s.size) {

@@ -25,7 +25,15 @@ namespace cssh::actors {
 
 struct ch_pty { ssh::channel_id ch; std::string term; unsigned cols; unsigned rows; };
 struct ch_env { ssh::channel_id ch; std::string name; std::string value; };
-struct ch_program { ssh::channel_id ch; ssh::program_kind kind; std::string argument; };
+/// What the channel runs. `forced`: security.forceCommand replaced the request (then kind is
+/// exec and `original_command`, if set, becomes SSH_ORIGINAL_COMMAND).
+struct ch_program {
+  ssh::channel_id ch;
+  ssh::program_kind kind;
+  std::string argument;
+  bool forced = false;
+  std::optional<std::string> original_command;
+};
 struct ch_window { ssh::channel_id ch; unsigned cols; unsigned rows; };
 struct ch_signal { ssh::channel_id ch; std::string name; };
 struct ch_data { ssh::channel_id ch; std::string bytes; };

@@ -3,7 +3,9 @@
 #include <map>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/security_policy.hpp"
 #include "common/log.hpp"
+#include "common/security_metrics.hpp"
 
 namespace cssh::actors {
 namespace {
@@ -16,6 +18,9 @@ struct connection_state {
   std::map<ssh::channel_id, channel_actor> channels;
   bool authenticated = false;
   std::string pending_username;  // authenticatedUsername from the auth answer
+  /// This login's place under limits.maxConnections(PerUser), held until the actor ends.
+  resource_limits::slot login_slot;
+  std::string login_slot_user;
 };
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
@@ -25,6 +30,26 @@ void route(self_ptr self, Message& msg) {
   auto& st = self->state;
   auto it = st.channels.find(msg.ch);
   if (it != st.channels.end()) self->send(it->second, std::move(msg));
+}
+
+/// Takes a place for `user` under `limits:`; false (logged, counted, the client told why and
+/// disconnected) when a cap is reached. A connection holds one place, for its latest user.
+bool admit_login(self_ptr self, const std::string& user, std::string& refusal) {
+  auto& s = self->state;
+  if (!s.context->limits || (s.login_slot && s.login_slot_user == user)) return true;
+  auto admission = s.context->limits->admit_connection(user);
+  if (!admission.held) {
+    log::notice(admission.code, "login refused: " + admission.reason,
+                {{"connectionId", s.info.connection_id}, {"username", user},
+                 {"remoteAddress", s.info.remote_address}});
+    metrics::security().count_limit_refusal(admission.limit);
+    if (s.session) s.session->disconnect("login refused: " + admission.reason + "; try again later");
+    refusal = admission.reason;
+    return false;
+  }
+  s.login_slot = std::move(admission.held);
+  s.login_slot_user = user;
+  return true;
 }
 
 /// Asks the auth actor; on success remembers what the answer said about the user, so that
@@ -66,7 +91,16 @@ caf::result<auth_verdict> authenticate(self_ptr self, Check check) {
                         promise.deliver(denied(answer.reason));
                         return;
                       }
+                      const std::string user = verdict.authenticated_username.empty()
+                                                   ? typed_username
+                                                   : verdict.authenticated_username;
+                      std::string refusal;
+                      if (!admit_login(self, user, refusal)) {
+                        promise.deliver(denied(refusal));
+                        return;
+                      }
                       verdict.meta.merge(answer.meta);
+                      verdict.config = answer.config;
                       s2.info.config = answer.config;
                       s2.info.environment.clear();
                       for (const auto& [name, v] : verdict.meta.environment) s2.info.environment[name] = v.value;
@@ -206,7 +240,14 @@ bool session_bridge::ask(Question question, const std::string& user) {
   bool admitted = false;
   auto deadline = context_->config->auth.auth_timeout + std::chrono::seconds(1);
   waiter->request(actor_, deadline, std::move(question))
-      .receive([&](auth_verdict& verdict) { admitted = verdict.success; },
+      .receive(
+          [&](auth_verdict& verdict) {
+            admitted = verdict.success;
+            if (admitted) {
+              if (verdict.config) config_ = verdict.config;
+              username_ = verdict.authenticated_username.empty() ? user : verdict.authenticated_username;
+            }
+          },
                [&](caf::error& err) {
                  log::warning("AUTH_TIMEOUT", "password check did not finish: " + waiter->system().render(err),
                               {{"connectionId", info_.connection_id}, {"username", user}});
@@ -230,28 +271,85 @@ bool session_bridge::check_public_key(const std::string& user, const std::string
 
 void session_bridge::authenticated(const std::string& user) { caf::anon_send(actor_, conn_authenticated{user}); }
 
-void session_bridge::channel_opened(ssh::channel_id ch) { caf::anon_send(actor_, conn_channel_opened{ch}); }
-
-void session_bridge::pty_requested(ssh::channel_id ch, const std::string& term, unsigned cols, unsigned rows) {
-  caf::anon_send(actor_, ch_pty{ch, term, cols, rows});
+void session_bridge::log_refusal(const std::string& code, const std::string& reason, std::string_view request,
+                                 nlohmann::json details) {
+  details["connectionId"] = info_.connection_id;
+  details["username"] = username_;
+  details["remoteAddress"] = info_.remote_address;
+  // Environment variables are refused routinely (OpenSSH sends LANG and LC_*): not a notice.
+  if (request == "env")
+    log::info(code, reason, details);
+  else
+    log::notice(code, reason, details);
+  metrics::security().count_refusal(request);
 }
 
-void session_bridge::env_requested(ssh::channel_id ch, const std::string& name, const std::string& value) {
-  caf::anon_send(actor_, ch_env{ch, name, value});
+bool session_bridge::may_open_session() {
+  auto decision = security::check_new_session(config().security, open_sessions_);
+  if (!decision.allowed) log_refusal(decision.code, decision.reason, "session", nlohmann::json::object());
+  return decision.allowed;
 }
 
-bool session_bridge::program_requested(ssh::channel_id ch, ssh::program_kind kind, const std::string& argument) {
-  const auto& exec = context_->config->docker.execution;
-  // One program per channel (RFC 4254 6.5); refusals that need no container are answered here.
-  if (!programs_started_.insert(ch).second) return false;
-  if (kind == ssh::program_kind::exec && exec.disable_command) return false;
-  if (kind == ssh::program_kind::shell && exec.disable_shell) return false;
-  if (kind == ssh::program_kind::subsystem &&
-      (exec.disable_subsystem || exec.subsystems.find(argument) == exec.subsystems.end())) {
+void session_bridge::channel_opened(ssh::channel_id ch) {
+  ++open_sessions_;
+  caf::anon_send(actor_, conn_channel_opened{ch});
+}
+
+bool session_bridge::pty_requested(ssh::channel_id ch, const std::string& term, unsigned cols, unsigned rows) {
+  auto decision = security::check_tty(config().security);
+  if (!decision.allowed) {
+    log_refusal(decision.code, decision.reason, "tty", {{"channel", ch}});
     return false;
   }
-  caf::anon_send(actor_, ch_program{ch, kind, argument});
+  caf::anon_send(actor_, ch_pty{ch, term, cols, rows});
   return true;
+}
+
+bool session_bridge::env_requested(ssh::channel_id ch, const std::string& name, const std::string& value) {
+  auto decision = security::check_env(config().security, name);
+  if (!decision.allowed) {
+    log_refusal(decision.code, decision.reason, "env", {{"channel", ch}, {"name", name}});
+    return false;
+  }
+  caf::anon_send(actor_, ch_env{ch, name, value});
+  return true;
+}
+
+ssh::request_answer session_bridge::program_requested(ssh::channel_id ch, ssh::program_kind kind,
+                                                      const std::string& argument) {
+  const auto& cfg = config();
+  // One program per channel (RFC 4254 6.5); refusals that need no container are answered here.
+  if (!programs_started_.insert(ch).second) return {false, ""};
+  const char* request = kind == ssh::program_kind::exec    ? "exec"
+                        : kind == ssh::program_kind::shell ? "shell"
+                                                           : "subsystem";
+  // The policy judges what the client asked for; forceCommand replaces it only afterwards.
+  auto decision = security::check_program(cfg.security, kind, argument);
+  if (!decision.allowed) {
+    nlohmann::json details{{"channel", ch}};
+    if (kind == ssh::program_kind::subsystem) details["subsystem"] = argument;
+    log_refusal(decision.code, decision.reason, request, std::move(details));
+    return {false, decision.reason};
+  }
+  auto choice = security::choose_program(cfg.security, kind, argument);
+  const auto& exec = cfg.docker.execution;
+  if (choice.kind == ssh::program_kind::exec && exec.disable_command)
+    return {false, "command execution is disabled on this server (docker.execution.disableCommand)"};
+  if (choice.kind == ssh::program_kind::shell && exec.disable_shell)
+    return {false, "shell access is disabled on this server (docker.execution.disableShell)"};
+  if (choice.kind == ssh::program_kind::subsystem) {
+    if (exec.disable_subsystem)
+      return {false, "subsystems are disabled on this server (docker.execution.disableSubsystem)"};
+    if (exec.subsystems.find(argument) == exec.subsystems.end())
+      return {false, "subsystem \"" + argument + "\" is not configured on this server"};
+  }
+  if (choice.forced) {
+    log::debug("SECURITY_EXEC_FORCING_COMMAND", "running security.forceCommand instead of the " + std::string(request),
+               {{"connectionId", info_.connection_id}, {"channel", ch}});
+  }
+  caf::anon_send(actor_, ch_program{ch, choice.kind, std::move(choice.argument), choice.forced,
+                                    std::move(choice.original_command)});
+  return {true, ""};
 }
 
 void session_bridge::window_changed(ssh::channel_id ch, unsigned cols, unsigned rows) {
@@ -259,7 +357,19 @@ void session_bridge::window_changed(ssh::channel_id ch, unsigned cols, unsigned 
 }
 
 void session_bridge::signal_requested(ssh::channel_id ch, const std::string& signal_name) {
+  auto decision = security::check_signal(config().security, signal_name);
+  if (!decision.allowed) {
+    log_refusal(decision.code, decision.reason, "signal", {{"channel", ch}, {"signal", signal_name}});
+    return;
+  }
   caf::anon_send(actor_, ch_signal{ch, signal_name});
+}
+
+void session_bridge::forwarding_requested(ssh::forwarding_kind kind, const std::string& detail) {
+  auto decision = security::check_forwarding(config().security, kind);
+  nlohmann::json details = nlohmann::json::object();
+  if (!detail.empty()) details["destination"] = detail;
+  log_refusal(decision.code, decision.reason, "forwarding", std::move(details));
 }
 
 void session_bridge::data_received(ssh::channel_id ch, std::string bytes) {
@@ -270,6 +380,7 @@ void session_bridge::eof_received(ssh::channel_id ch) { caf::anon_send(actor_, c
 
 void session_bridge::channel_closed(ssh::channel_id ch) {
   programs_started_.erase(ch);
+  if (open_sessions_ > 0) --open_sessions_;
   caf::anon_send(actor_, ch_closed{ch});
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "actors/auth_actor.hpp"
 #include "actors/channel_actor.hpp"
@@ -50,12 +51,15 @@ class session_bridge : public ssh::session_events {
   bool check_public_key(const std::string& user, const std::string& public_key,
                         const std::string& client_version) override;
   void authenticated(const std::string& user) override;
+  bool may_open_session() override;
   void channel_opened(ssh::channel_id ch) override;
-  void pty_requested(ssh::channel_id ch, const std::string& term, unsigned cols, unsigned rows) override;
-  void env_requested(ssh::channel_id ch, const std::string& name, const std::string& value) override;
-  bool program_requested(ssh::channel_id ch, ssh::program_kind kind, const std::string& argument) override;
+  bool pty_requested(ssh::channel_id ch, const std::string& term, unsigned cols, unsigned rows) override;
+  bool env_requested(ssh::channel_id ch, const std::string& name, const std::string& value) override;
+  ssh::request_answer program_requested(ssh::channel_id ch, ssh::program_kind kind,
+                                        const std::string& argument) override;
   void window_changed(ssh::channel_id ch, unsigned cols, unsigned rows) override;
   void signal_requested(ssh::channel_id ch, const std::string& signal_name) override;
+  void forwarding_requested(ssh::forwarding_kind kind, const std::string& detail) override;
   void data_received(ssh::channel_id ch, std::string bytes) override;
   void eof_received(ssh::channel_id ch) override;
   void channel_closed(ssh::channel_id ch) override;
@@ -67,10 +71,21 @@ class session_bridge : public ssh::session_events {
   template <class Question>
   bool ask(Question question, const std::string& user);
 
+  /// This connection's configuration once logged in (the config server's answer merged in),
+  /// else the file's: `security:` is enforced from it.
+  const config::app_config& config() const { return config_ ? *config_ : *context_->config; }
+  /// Logs a refusal of the security policy with its code and counts it.
+  void log_refusal(const std::string& code, const std::string& reason, std::string_view request,
+                   nlohmann::json details);
+
   context_ptr context_;
   connection_info info_;
   connection_actor actor_;
-  std::set<ssh::channel_id> programs_started_;  // session thread only
+  // Session thread only:
+  std::set<ssh::channel_id> programs_started_;
+  std::shared_ptr<const config::app_config> config_;
+  std::string username_;             // as authenticated (the webhook's authenticatedUsername)
+  std::size_t open_sessions_ = 0;    // session channels open now, for security.maxSessions
 };
 
 }  // namespace cssh::actors

@@ -84,6 +84,16 @@ void create(self_ptr self) {
   auto& st = self->state;
   if (auto ok = st.context->engine->require_api(exec_env_api, "docker.execution.mode: connection"); !ok)
     return fail(self, "connection mode cannot be used", ok.error().message);
+  resource_limits::slot slot;
+  if (st.context->limits) {
+    std::string refusal;
+    slot = st.context->limits->reserve_container(st.request.connection_id, refusal);
+    if (!slot) {
+      // Every session of the connection gets this answer (on stderr, exit status 125).
+      settle(self, container_ready{"", refusal, 125});
+      return;
+    }
+  }
   auto body = docker::build_connection_container_body(st.config->docker.execution, st.request);
   auto me = handle_of(self);
   // The supervisor hears of the container straight from the completion: were this actor gone
@@ -92,8 +102,8 @@ void create(self_ptr self) {
   st.creating = true;
   st.context->engine->create_container(
       body, st.config->docker.execution.container_name,
-      [me, supervisor](result<std::string> r) {
-        if (r) caf::anon_send(supervisor, container_created{me, r.value()});
+      [me, supervisor, slot](result<std::string> r) {
+        if (r) caf::anon_send(supervisor, container_created{me, r.value(), slot});
         caf::anon_send(me, cc_step_done{"created", r.ok(), r.ok() ? r.value() : "", r.ok() ? "" : r.error().message});
       },
       docker::platform_query(st.config->docker.execution));

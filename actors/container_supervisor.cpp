@@ -29,6 +29,9 @@ struct supervisor_state {
   std::map<caf::actor_addr, std::string> workers;
   /// Containers whose removal is in flight.
   std::set<std::string> removing;
+  /// Places under limits.maxContainers, per container, given back at its removal (or when
+  /// this actor ends, whatever is left).
+  std::map<std::string, resource_limits::slot> slots;
   bool shutting_down = false;
 };
 
@@ -69,6 +72,7 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
       [=](container_created& msg) {
         auto& st = self->state;
         metrics::server().containers_active.inc();  // until its removal_done
+        if (msg.slot) st.slots[msg.id] = std::move(msg.slot);
         auto it = st.workers.find(msg.io.address());
         if (it != st.workers.end()) {
           it->second = msg.id;
@@ -95,6 +99,9 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
       [=](removal_done& msg) {
         auto& st = self->state;
         st.removing.erase(msg.id);
+        // A failed removal is logged below; the orphan reaper takes the container at the next
+        // start, so its place is given back either way.
+        st.slots.erase(msg.id);
         if (msg.ok) {
           metrics::server().containers_active.dec();
           log::debug("DOCKER_CONTAINER_REMOVED", "container removed",

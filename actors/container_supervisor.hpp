@@ -17,8 +17,9 @@ namespace cssh::actors {
 
 /// A docker_io_actor is about to create a container (sent first, so the supervisor watches it).
 struct container_creating { caf::actor io; };
-/// The Engine created container `id` for `io`.
-struct container_created { caf::actor io; std::string id; };
+/// The Engine created container `id` for `io`; `slot` is its place under limits.maxContainers,
+/// which the supervisor holds until the container is removed.
+struct container_created { caf::actor io; std::string id; resource_limits::slot slot; };
 /// The container's work is over (exited, or abandoned): remove it, killing it if needed.
 struct container_finished { std::string id; };
 /// The connection ended: remove what is left, then stop.

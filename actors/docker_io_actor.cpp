@@ -17,7 +17,7 @@ namespace {
 
 // Completions of Engine calls, carried from the reactor thread into the actor.
 struct io_image_ready { bool ok; std::string error; };
-struct io_created { bool ok; std::string id; std::string error; };
+struct io_created { bool ok; std::string id; std::string error; resource_limits::slot slot; };
 struct io_attached { std::shared_ptr<http::upgraded_stream> stream; std::string error; };
 struct io_started { bool ok; std::string error; };
 struct io_read { bool ok; std::string bytes; std::string error; };
@@ -206,14 +206,24 @@ void apply_size(self_ptr self) {
 /// `image_config` (the image's Config) is given when the program starts through the helper.
 void send_create(self_ptr self, const nlohmann::json* image_config) {
   auto& st = self->state;
+  resource_limits::slot slot;
+  if (st.context->limits) {
+    std::string refusal;
+    slot = st.context->limits->reserve_container(st.request.connection_id, refusal);
+    if (!slot) {
+      self->send(st.channel, program_failed{125, refusal});
+      return finish(self);
+    }
+  }
   auto body = docker::build_create_body(st.config->docker.execution, st.request);
   if (image_config) docker::wrap_with_helper(body, *image_config, st.request.rows, st.request.cols);
   auto me = handle_of(self);
-  auto done = [me](result<std::string> r) {
+  // The place travels with the completion: a failed create gives it back right away.
+  auto done = [me, slot](result<std::string> r) {
     if (r.ok()) {
-      caf::anon_send(me, io_created{true, r.value(), ""});
+      caf::anon_send(me, io_created{true, r.value(), "", slot});
     } else {
-      caf::anon_send(me, io_created{false, "", r.error().message});
+      caf::anon_send(me, io_created{false, "", r.error().message, nullptr});
     }
   };
   st.context->engine->create_container(
@@ -365,7 +375,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           return;
         }
         s.container_id = msg.id;
-        self->send(s.supervisor, container_created{handle_of(self), msg.id});
+        self->send(s.supervisor, container_created{handle_of(self), msg.id, std::move(msg.slot)});
         log::debug("DOCKER_CONTAINER_CREATED", "container created",
                    {{"connectionId", s.request.connection_id}, {"containerId", msg.id}});
         if (s.stopping) {

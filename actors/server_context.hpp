@@ -7,6 +7,7 @@
 
 #include "actors/auth_actor.hpp"
 #include "actors/config_fetch_actor.hpp"
+#include "actors/resource_limits.hpp"
 #include "config/app_config.hpp"
 #include "docker/engine.hpp"
 #include "docker/guest_helper.hpp"
@@ -31,6 +32,8 @@ struct server_context {
   std::string instance_id;
   /// Puts the guest helper's volume on the Engine (docker/guest_helper.hpp); null in tests.
   std::shared_ptr<docker::helper_installer> helper;
+  /// The caps of `limits:` (connections, containers); null: none (tests).
+  std::shared_ptr<resource_limits> limits;
 };
 
 using context_ptr = std::shared_ptr<const server_context>;

@@ -18,6 +18,7 @@
 #include "actors/auth_actor.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/server_context.hpp"
+#include "common/security_metrics.hpp"
 #include "app/docker_startup.hpp"
 #include "app/observability.hpp"
 #include "common/log.hpp"
@@ -175,6 +176,8 @@ int run_server(config::app_config cfg) {
   auto context = std::make_shared<actors::server_context>();
   context->system = &system;
   context->config = std::make_shared<const config::app_config>(cfg);
+  context->limits = std::make_shared<actors::resource_limits>(cfg.limits);
+  metrics::security();  // its series exist (at 0) from the first scrape
   context->reactor = std::make_shared<http::reactor>(2);
   const auto& timeouts = cfg.docker.execution.timeouts;
   context->engine = std::make_shared<docker::engine>(

@@ -185,6 +185,53 @@ struct health_config {
   millis client_timeout{2000};
 };
 
+/// ContainerSSH's execution policy for one kind of request (`security:`). `unset` falls back to
+/// `security.defaultMode`, and that, when unset too, to `enable`.
+enum class security_mode { unset, enable, filter, disable };
+
+/// A request kind with allow/deny lists: `enable` admits all but `deny`, `filter` only `allow`,
+/// `disable` nothing. (`command` has no deny list; `shell` and `tty` no lists at all.)
+struct security_list_policy {
+  security_mode mode = security_mode::unset;
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+};
+
+/// `security.forwarding`: each defaults to `disable` whatever `defaultMode` says (ContainerSSH).
+/// This server implements no forwarding, so every such request is refused in any mode.
+struct security_forwarding_config {
+  security_mode reverse_forwarding = security_mode::disable;
+  security_mode forwarding = security_mode::disable;
+  security_mode socket_forwarding = security_mode::disable;
+  security_mode socket_listen = security_mode::disable;
+  security_mode x11_forwarding = security_mode::disable;
+};
+
+/// ContainerSSH's `security:` block. A configuration server may set it per connection.
+struct security_config {
+  security_mode default_mode = security_mode::unset;
+  /// Runs instead of whatever the client asked (exec, shell, subsystem); the original command
+  /// (or subsystem name) is in SSH_ORIGINAL_COMMAND. Empty: off.
+  std::string force_command;
+  security_list_policy env;
+  security_list_policy command;  // allow only (an exact match)
+  security_mode shell = security_mode::unset;
+  security_list_policy subsystem;
+  security_mode tty = security_mode::unset;
+  security_list_policy signal;   // names without SIG, as SSH sends them
+  security_forwarding_config forwarding;
+  /// Session channels open at once on one connection; -1: unlimited.
+  int max_sessions = -1;
+};
+
+/// `limits:` (not in ContainerSSH): server-wide caps so that one user cannot take the host.
+/// -1: no cap. They come from the file only; a configuration server cannot change them.
+struct limits_config {
+  int max_connections = -1;           // logged-in connections at once, all users together
+  int max_connections_per_user = -1;  // logged-in connections at once of one (authenticated) user
+  int max_containers = -1;            // containers this server holds at once (created, not yet removed)
+};
+
 struct app_config {
   ssh_config ssh;
   auth_config auth;
@@ -194,6 +241,8 @@ struct app_config {
   /// address (stable across restarts). Replicas sharing one Docker Engine need distinct values.
   std::string instance_id;
   docker_config docker;
+  security_config security;
+  limits_config limits;
   log_config log;
   metrics_config metrics;
   health_config health;

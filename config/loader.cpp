@@ -14,6 +14,7 @@
 #include "config/auth_section.hpp"
 #include "config/docker_section.hpp"
 #include "config/observability_section.hpp"
+#include "config/security_section.hpp"
 #include "config/yaml_merge.hpp"
 #include "config/ssh_section.hpp"
 #include "config/yaml_reader.hpp"
@@ -80,6 +81,7 @@ const detail::docker_block& choose_docker_block(const std::string& backend, cons
 void read_app(R& r, const YAML::Node& root, app_config& cfg) {
   detail::docker_block docker;
   detail::docker_block dockerrun;
+  std::vector<std::string> security_warnings;
   r.read_map(root, "", {
       R::key("ssh", [&](const YAML::Node& n, const std::string& p) { read_ssh(r, n, p, cfg.ssh); }),
       R::key("auth", [&](const YAML::Node& n, const std::string& p) { read_auth(r, n, p, cfg.auth); }),
@@ -98,7 +100,11 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
       R::key("health", [&](const YAML::Node& n, const std::string& p) { detail::read_health(r, n, p, cfg.health); }),
       R::key("configserver",
              [&](const YAML::Node& n, const std::string& p) { detail::read_configserver(r, n, p, cfg.configserver); }),
-      R::ignored("security"),
+      R::key("security",
+             [&](const YAML::Node& n, const std::string& p) {
+               detail::read_security(r, n, p, cfg.security, security_warnings);
+             }),
+      R::key("limits", [&](const YAML::Node& n, const std::string& p) { detail::read_limits(r, n, p, cfg.limits); }),
       R::ignored("kubernetes"),
       R::ignored("kuberun"),
       R::ignored("sshproxy"),
@@ -107,6 +113,7 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
   const detail::docker_block& chosen = choose_docker_block(cfg.backend, docker, dockerrun);
   cfg.docker = chosen.config;
   cfg.warnings = chosen.warnings;
+  cfg.warnings.insert(cfg.warnings.end(), security_warnings.begin(), security_warnings.end());
   detail::validate_docker_block(r, chosen);
   validate_auth(r, cfg.auth);
   detail::validate_configserver(r, cfg.configserver);

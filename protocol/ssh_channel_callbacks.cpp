@@ -43,29 +43,42 @@ void on_signal(ssh_session, ssh_channel, const char* sig, void* userdata) {
 }
 
 int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int, void* userdata) {
-  events_of(userdata).pty_requested(state_of(userdata).id, term ? term : "", dimension(cols), dimension(rows));
-  return 0;
-}
-
-int on_shell(ssh_session, ssh_channel, void* userdata) {
-  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::shell, "") ? 0 : -1;
-}
-
-int on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
-  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::exec, command ? command : "")
+  return events_of(userdata).pty_requested(state_of(userdata).id, term ? term : "", dimension(cols), dimension(rows))
              ? 0
              : -1;
 }
 
-int on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
-  return events_of(userdata).program_requested(state_of(userdata).id, program_kind::subsystem, name ? name : "")
-             ? 0
-             : -1;
+/// shell, exec, subsystem. A refusal's message goes to stderr right here, before libssh sends
+/// the failure reply: clients (OpenSSH) show it, then report the failed request.
+int answer_program(ssh_channel channel, void* userdata, program_kind kind, const char* argument) {
+  auto answer = events_of(userdata).program_requested(state_of(userdata).id, kind, argument ? argument : "");
+  if (answer.accepted) return 0;
+  if (!answer.message.empty()) {
+    std::string line = answer.message + "\r\n";
+    ssh_channel_write_stderr(channel, line.data(), static_cast<uint32_t>(line.size()));
+  }
+  return -1;
+}
+
+int on_shell(ssh_session, ssh_channel channel, void* userdata) {
+  return answer_program(channel, userdata, program_kind::shell, "");
+}
+
+int on_exec(ssh_session, ssh_channel channel, const char* command, void* userdata) {
+  return answer_program(channel, userdata, program_kind::exec, command);
+}
+
+int on_subsystem(ssh_session, ssh_channel channel, const char* name, void* userdata) {
+  return answer_program(channel, userdata, program_kind::subsystem, name);
 }
 
 int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* userdata) {
-  events_of(userdata).env_requested(state_of(userdata).id, name ? name : "", value ? value : "");
-  return 0;
+  return events_of(userdata).env_requested(state_of(userdata).id, name ? name : "", value ? value : "") ? 0 : -1;
+}
+
+/// OpenSSH's -A asks without wanting a reply, and libssh sends none: nothing is forwarded.
+void on_agent_request(ssh_session, ssh_channel, void* userdata) {
+  events_of(userdata).forwarding_requested(forwarding_kind::agent, "");
 }
 
 int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, void* userdata) {
@@ -77,6 +90,7 @@ int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, voi
 
 ssh_channel session_driver::open_channel() {
   if (!authenticated_ || no_more_sessions) return nullptr;
+  if (!events_->may_open_session()) return nullptr;  // open failure: administratively prohibited
   ssh_channel handle = ssh_channel_new(session_);
   if (handle == nullptr) return nullptr;
   auto cs = std::make_unique<channel_state>();
@@ -95,6 +109,7 @@ ssh_channel session_driver::open_channel() {
   cb.channel_subsystem_request_function = &on_subsystem;
   cb.channel_env_request_function = &on_env;
   cb.channel_pty_window_change_function = &on_window_change;
+  cb.channel_auth_agent_req_function = &on_agent_request;
   ssh_callbacks_init(&cb);
   ssh_set_channel_callbacks(handle, &cb);
   auto id = cs->id;

@@ -340,7 +340,12 @@ void session_driver::run() {
       want_disconnect = disconnect_requested_;
       if (want_disconnect) reason = disconnect_reason_;
     }
-    if (want_disconnect) break;
+    if (want_disconnect) {
+      // The layer above says why (e.g. a login refused by a limit): the client gets it as the
+      // description of SSH_MSG_DISCONNECT, which OpenSSH prints.
+      ssh_session_set_disconnect_message(session_, reason.c_str());
+      break;
+    }
   }
   finish(reason);
 }

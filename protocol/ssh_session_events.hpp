@@ -15,6 +15,16 @@ enum class output_stream { stdout_stream, stderr_stream };
 
 enum class program_kind { shell, exec, subsystem };
 
+/// Forwarding a client can ask for: -L/-D (direct-tcpip), -R (tcpip-forward), X11, the agent.
+enum class forwarding_kind { local, remote, x11, agent };
+
+/// The answer to a shell/exec/subsystem request. A refusal's `message` (if any) is written to
+/// the channel's stderr before the failure reply, so the user reads why.
+struct request_answer {
+  bool accepted = true;
+  std::string message;
+};
+
 /// Events raised on the connection's own thread. Implementations must not block, except
 /// `check_password` and `check_public_key`, which run before any channel exists and may wait
 /// up to their deadline.
@@ -33,13 +43,20 @@ class session_events {
                                 const std::string& client_version) = 0;
   virtual void authenticated(const std::string& user) = 0;
 
+  /// Asked before a session channel is opened: false refuses it (too many sessions).
+  virtual bool may_open_session() = 0;
   virtual void channel_opened(channel_id ch) = 0;
-  virtual void pty_requested(channel_id ch, const std::string& term, unsigned cols, unsigned rows) = 0;
-  virtual void env_requested(channel_id ch, const std::string& name, const std::string& value) = 0;
-  /// shell / exec / subsystem: true accepts the request (the program starts asynchronously).
-  virtual bool program_requested(channel_id ch, program_kind kind, const std::string& argument) = 0;
+  /// pty-req and env: false refuses the request (a failure reply when the client wants one).
+  virtual bool pty_requested(channel_id ch, const std::string& term, unsigned cols, unsigned rows) = 0;
+  virtual bool env_requested(channel_id ch, const std::string& name, const std::string& value) = 0;
+  /// shell / exec / subsystem: accepted means the program starts (asynchronously).
+  virtual request_answer program_requested(channel_id ch, program_kind kind, const std::string& argument) = 0;
   virtual void window_changed(channel_id ch, unsigned cols, unsigned rows) = 0;
+  /// SSH gives `signal` no reply: a refused signal is only dropped (and logged above).
   virtual void signal_requested(channel_id ch, const std::string& signal_name) = 0;
+  /// The client asked for forwarding, which this server does not offer: the driver refuses it
+  /// (channel open failure or request failure); this tells the layer above, for its log.
+  virtual void forwarding_requested(forwarding_kind kind, const std::string& detail) = 0;
   virtual void data_received(channel_id ch, std::string bytes) = 0;
   virtual void eof_received(channel_id ch) = 0;
   /// The channel is gone (closed by either side); no more events for it.

@@ -261,7 +261,7 @@ docker:
     container: {image: busybox}
 )");
   std::vector<std::string> expected = {
-      "audit", "geoip", "security", "kubernetes", "sshproxy", "listen",
+      "audit", "geoip", "kubernetes", "sshproxy", "listen",
       "auth.keyboardInteractive", "auth.gssapi",
       "docker.execution.agentPath", "docker.execution.disableAgent", "docker.execution.exposeAuthMetadataAsEnv"};
   CHECK(c.ignored_keys == expected);

@@ -1,0 +1,164 @@
+#include "actors/security_policy.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace cssh::security {
+namespace {
+
+using config::security_mode;
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string mode_name(security_mode m) {
+  switch (m) {
+    case security_mode::enable: return "enable";
+    case security_mode::filter: return "filter";
+    case security_mode::disable: return "disable";
+    case security_mode::unset: break;
+  }
+  return "enable";
+}
+
+/// "security.env.mode: disable", or "security.defaultMode: disable" when that is where it came from.
+std::string mode_setting(const config::security_config& sec, security_mode own, const std::string& key) {
+  if (own != security_mode::unset) return "security." + key + ".mode: " + mode_name(own);
+  return "security.defaultMode: " + mode_name(effective_mode(sec, own));
+}
+
+decision refuse(std::string code, std::string reason) { return decision{false, std::move(code), std::move(reason)}; }
+
+/// The common shape of env, subsystem and signal: enable minus deny, filter by allow, disable.
+decision check_listed(const config::security_config& sec, const config::security_list_policy& policy,
+                      const std::string& key, const std::string& code, const std::string& what,
+                      const std::string& item) {
+  switch (effective_mode(sec, policy.mode)) {
+    case security_mode::disable:
+      return refuse(code, what + " \"" + item + "\" refused: " + mode_setting(sec, policy.mode, key));
+    case security_mode::filter:
+      if (contains(policy.allow, item)) return {};
+      return refuse(code, what + " \"" + item + "\" refused: not in security." + key + ".allow (" +
+                              mode_setting(sec, policy.mode, key) + ")");
+    case security_mode::enable:
+    case security_mode::unset:
+      if (!contains(policy.deny, item)) return {};
+      return refuse(code, what + " \"" + item + "\" refused: listed in security." + key + ".deny");
+  }
+  return {};
+}
+
+/// shell and tty: on or off; `filter` has no list to filter by, so it means off.
+decision check_switch(const config::security_config& sec, security_mode own, const std::string& key,
+                      const std::string& code, const std::string& what) {
+  security_mode m = effective_mode(sec, own);
+  if (m == security_mode::enable) return {};
+  return refuse(code, what + " refused: " + mode_setting(sec, own, key));
+}
+
+}  // namespace
+
+security_mode effective_mode(const config::security_config& sec, security_mode own) {
+  if (own != security_mode::unset) return own;
+  if (sec.default_mode != security_mode::unset) return sec.default_mode;
+  return security_mode::enable;
+}
+
+decision check_env(const config::security_config& sec, const std::string& name) {
+  return check_listed(sec, sec.env, "env", "SECURITY_ENV_REJECTED", "environment variable", name);
+}
+
+decision check_tty(const config::security_config& sec) {
+  return check_switch(sec, sec.tty, "tty", "SECURITY_TTY_REJECTED", "terminal (pty) allocation");
+}
+
+decision check_exec(const config::security_config& sec, const std::string& command) {
+  switch (effective_mode(sec, sec.command.mode)) {
+    case security_mode::disable:
+      return refuse("SECURITY_EXEC_REJECTED",
+                    "command execution refused: " + mode_setting(sec, sec.command.mode, "command"));
+    case security_mode::filter:
+      // Exact matches only: anything looser would be easy to get around with shell syntax.
+      if (contains(sec.command.allow, command)) return {};
+      return refuse("SECURITY_EXEC_REJECTED", "command execution refused: the command is not in security.command.allow (" +
+                                                  mode_setting(sec, sec.command.mode, "command") + ")");
+    case security_mode::enable:
+    case security_mode::unset:
+      break;
+  }
+  return {};
+}
+
+decision check_shell(const config::security_config& sec) {
+  return check_switch(sec, sec.shell, "shell", "SECURITY_SHELL_REJECTED", "shell access");
+}
+
+decision check_subsystem(const config::security_config& sec, const std::string& name) {
+  return check_listed(sec, sec.subsystem, "subsystem", "SECURITY_SUBSYSTEM_REJECTED", "subsystem", name);
+}
+
+decision check_signal(const config::security_config& sec, const std::string& name) {
+  return check_listed(sec, sec.signal, "signal", "SECURITY_SIGNAL_REJECTED", "signal", name);
+}
+
+decision check_new_session(const config::security_config& sec, std::size_t open_sessions) {
+  if (sec.max_sessions < 0 || open_sessions < static_cast<std::size_t>(sec.max_sessions)) return {};
+  return refuse("SECURITY_MAX_SESSIONS", "too many sessions on this connection: " + std::to_string(open_sessions) +
+                                             " open (security.maxSessions: " + std::to_string(sec.max_sessions) + ")");
+}
+
+decision check_forwarding(const config::security_config& sec, ssh::forwarding_kind kind) {
+  const auto& fw = sec.forwarding;
+  const char* code = "SECURITY_FORWARDING_REJECTED";
+  std::string what;
+  std::string key;
+  security_mode own = security_mode::disable;
+  switch (kind) {
+    case ssh::forwarding_kind::local:
+      what = "port forwarding (direct-tcpip)";
+      key = "forwardingMode";
+      own = fw.forwarding;
+      break;
+    case ssh::forwarding_kind::remote:
+      code = "SECURITY_REVERSE_FORWARDING_REJECTED";
+      what = "reverse port forwarding (tcpip-forward)";
+      key = "reverseForwardingMode";
+      own = fw.reverse_forwarding;
+      break;
+    case ssh::forwarding_kind::x11:
+      code = "SECURITY_X11_FORWARDING_REJECTED";
+      what = "X11 forwarding";
+      key = "x11ForwardingMode";
+      own = fw.x11_forwarding;
+      break;
+    case ssh::forwarding_kind::agent:
+      // ContainerSSH has no setting for it (and does not implement it either).
+      return refuse("SECURITY_AGENT_FORWARDING_REJECTED", "agent forwarding refused: not supported by this server");
+  }
+  security_mode m = effective_mode(sec, own);
+  if (m == security_mode::enable)
+    return refuse(code, what + " refused: not implemented by this server (security.forwarding." + key +
+                            " is enable)");
+  std::string setting = own != security_mode::unset ? "security.forwarding." + key + ": " + mode_name(own)
+                                                    : "security.defaultMode: " + mode_name(m);
+  return refuse(code, what + " refused: " + setting);
+}
+
+decision check_program(const config::security_config& sec, ssh::program_kind kind, const std::string& argument) {
+  switch (kind) {
+    case ssh::program_kind::exec: return check_exec(sec, argument);
+    case ssh::program_kind::shell: return check_shell(sec);
+    case ssh::program_kind::subsystem: return check_subsystem(sec, argument);
+  }
+  return {};
+}
+
+program_choice choose_program(const config::security_config& sec, ssh::program_kind kind, const std::string& argument) {
+  if (sec.force_command.empty()) return program_choice{kind, argument, false, std::nullopt};
+  program_choice forced{ssh::program_kind::exec, sec.force_command, true, std::nullopt};
+  if (kind != ssh::program_kind::shell) forced.original_command = argument;
+  return forced;
+}
+
+}  // namespace cssh::security

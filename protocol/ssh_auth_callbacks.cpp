@@ -153,12 +153,32 @@ void session_driver::install_server_callbacks() {
 
 void session_driver::count_failed_attempt(const char* method, const std::string& user) {
   ++failed_attempts_;
+  announce_refusal();
   log::info("SSH_AUTH_FAILED", "authentication attempt failed",
             {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"username", user},
              {"method", method}, {"attempt", failed_attempts_}});
   if (failed_attempts_ >= options_.max_auth_tries) {
     fatal_reason_ = "too many authentication failures (maxAuthTries " + std::to_string(options_.max_auth_tries) + ")";
   }
+}
+
+void session_driver::announce_refusal() {
+  // The layer above refused this login and asked to disconnect (a limit was reached): the
+  // reason goes out now as a banner, ahead of the failure reply, since a client that has no
+  // method left gives up at that reply, before the DISCONNECT (which carries it too) arrives.
+  // A banner is the one server text clients show during authentication (OpenSSH at its
+  // default LogLevel).
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> guard(inbox_mutex_);
+    if (!disconnect_requested_ || refusal_announced_) return;
+    refusal_announced_ = true;
+    reason = disconnect_reason_;
+  }
+  std::string text = reason + "\r\n";
+  ssh_string banner = ssh_string_from_char(text.c_str());
+  ssh_send_issue_banner(session_, banner);
+  ssh_string_free(banner);
 }
 
 void session_driver::mark_authenticated(const std::string& user, const char* method) {

@@ -93,6 +93,8 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void mark_authenticated(const std::string& user, const char* method);
   /// Sends ssh.banner before the answer to the first authentication request.
   void send_banner_once();
+  /// Shows the client why its login is refused, when the layer above said (see the .cpp).
+  void announce_refusal();
 
  private:
   void enqueue(queued_command cmd);
@@ -125,6 +127,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   bool authenticated_ = false;
   bool startup_released_ = false;
   bool banner_sent_ = false;
+  bool refusal_announced_ = false;  // guarded by inbox_mutex_
   int failed_attempts_ = 0;
   std::string fatal_reason_;
 

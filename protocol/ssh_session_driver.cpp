@@ -342,8 +342,13 @@ void session_driver::run() {
     }
     if (want_disconnect) {
       // The layer above says why (e.g. a login refused by a limit): the client gets it as the
-      // description of SSH_MSG_DISCONNECT, which OpenSSH prints.
+      // description of SSH_MSG_DISCONNECT, which OpenSSH prints. libssh writes a packet at once
+      // only when the socket reported writable since its last write: flush what is queued (the
+      // failure reply to a refused login), then one more poll marks the socket writable, so the
+      // DISCONNECT leaves before ssh_disconnect closes the socket.
       ssh_session_set_disconnect_message(session_, reason.c_str());
+      ssh_blocking_flush(session_, 1000);
+      ssh_event_dopoll(event_, 0);
       break;
     }
   }

@@ -93,7 +93,8 @@ start_authconfig() {
   AC_PIDS+=($!)
   AC_PORT=""
   for ((i = 0; i < 100; i++)); do
-    AC_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/$name.out")
+    # The output file appears only once the shell has started python: not an error before that.
+    AC_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/$name.out" 2>/dev/null || true)
     [[ -n "$AC_PORT" ]] && break
     sleep 0.05
   done

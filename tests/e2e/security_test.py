@@ -5,14 +5,14 @@ and real clients: OpenSSH ssh/sftp and asyncssh.
 
 Usage: security_test.py BINARY
 
-Servers (session mode; each on its own port, so each has its own instance id):
+Servers (session mode but one; each on its own port, so each has its own instance id):
   policy   defaultMode disable; command filter (an allow list), env filter, subsystem enable with
            sftp denied, tty off, shell off (by defaultMode), signal enable with KILL denied,
            maxSessions 2; metrics on
   force    forceCommand, which prints SSH_ORIGINAL_COMMAND
   peruser  no security block in the file; the config server sends one for bob only
   limits   limits.maxConnectionsPerUser 2, maxConnections 3; metrics on
-  boxes    limits.maxContainers 1
+  boxes    limits.maxContainers 1 (and boxes-connection: the same in connection mode)
 For each option: the refusal the client sees (OpenSSH's message and exit code, asyncssh's
 exception), the log line with its code, and that what is allowed still works. No container of
 this test's servers may remain at the end.
@@ -134,7 +134,7 @@ class Webhooks:
 # --- a server ---------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, binary, tmp, name, webhook_port, extra, metrics=False, configserver=False):
+    def __init__(self, binary, tmp, name, webhook_port, extra, metrics=False, configserver=False, mode="session"):
         self.binary = binary
         self.name = name
         self.port = free_port()
@@ -145,7 +145,7 @@ class Server:
         text = (f"ssh:\n  listen: 127.0.0.1:{self.port}\n  hostkeys: [{self.dir}/host]\n"
                 "auth:\n  password:\n    method: webhook\n    webhook:\n"
                 f"      url: http://127.0.0.1:{webhook_port}\n"
-                f"docker:\n  execution:\n    mode: session\n    container:\n      image: {IMAGE}\n"
+                f"docker:\n  execution:\n    mode: {mode}\n    container:\n      image: {IMAGE}\n"
                 "    imagePullPolicy: Never\n"
                 "log:\n  level: debug\n  format: ljson\n" + extra)
         if metrics:
@@ -301,6 +301,26 @@ def check_policy_openssh(s):
     check(r.returncode == 255 and b"forwarding failed" in r.stderr and b"allowed" not in r.stdout,
           "forwarding: ssh -R is refused (ExitOnForwardFailure ends the client)", f"{r.returncode} {r.stderr[-300:]!r}")
     check(s.wait_record("SECURITY_REVERSE_FORWARDING_REJECTED"), "forwarding: -R logged as SECURITY_REVERSE_FORWARDING_REJECTED")
+
+    # X11 (-X) and agent (-A) forwarding: refused; the command itself still runs.
+    agent_sock = os.path.join(s.dir, "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", agent_sock], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(agent_sock), 10)
+        env = dict(os.environ, DISPLAY=":99", SSH_AUTH_SOCK=agent_sock)
+        r = subprocess.run(["sshpass", "-p", PASSWORD, "ssh", *SSH_OPTS, "-A", "-X", "-p", str(s.port),
+                            "alice@127.0.0.1", "echo allowed"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+    finally:
+        agent.terminate()
+        agent.wait()
+    check(r.returncode == 0 and r.stdout == b"allowed\n" and b"X11 forwarding request failed" in r.stderr,
+          "forwarding: ssh -X is refused (OpenSSH says so), the command still runs",
+          f"{r.returncode} {r.stdout!r} {r.stderr[-300:]!r}")
+    check(s.wait_record("SECURITY_X11_FORWARDING_REJECTED"), "forwarding: -X logged as SECURITY_X11_FORWARDING_REJECTED")
+    check(s.wait_record("SECURITY_AGENT_FORWARDING_REJECTED"),
+          "forwarding: -A logged as SECURITY_AGENT_FORWARDING_REJECTED (nothing is forwarded)")
 
     # maxSessions 2 on one OpenSSH connection (multiplexed): the third session is refused while two run.
     control = os.path.join(s.dir, "ctl")
@@ -527,6 +547,26 @@ async def check_container_limit(s):
     check(s.wait_record("LIMIT_CONTAINERS"), "maxContainers: logged as LIMIT_CONTAINERS")
 
 
+async def check_container_limit_connection_mode(s):
+    """Connection mode: the first connection's container is the one allowed; a second connection
+    gets no container, and each of its sessions says why."""
+    async with await connect(s) as first:
+        r = await first.run("echo first", check=False)
+        up = r.stdout == "first\n"
+        async with await connect(s) as second:
+            r = await second.run("echo second", check=False)
+            check(up and r.exit_status == 125 and "limits.maxContainers" in r.stderr and r.stdout == "",
+                  "maxContainers 1, connection mode: the second connection's session fails with the reason (exit 125)",
+                  f"up={up} {r.exit_status} {r.stdout!r} {r.stderr!r}")
+            check(len(s.containers()) == 1, "maxContainers 1, connection mode: one container exists",
+                  f"{s.containers()}")
+    gone = await asyncio.get_event_loop().run_in_executor(None, lambda: wait_until(lambda: not s.containers(), 20))
+    async with await connect(s) as third:
+        r = await third.run("echo third", check=False)
+        check(gone and r.stdout == "third\n", "maxContainers 1, connection mode: after the first connection, a new one works",
+              f"{r.exit_status} {r.stdout!r} {r.stderr!r}")
+
+
 # --- main ---------------------------------------------------------------------------------------------
 
 def main():
@@ -534,7 +574,7 @@ def main():
         print("usage: security_test.py BINARY", file=sys.stderr)
         return 2
     binary = sys.argv[1]
-    for tool in ("docker", "sshpass", "ssh", "sftp"):
+    for tool in ("docker", "sshpass", "ssh", "sftp", "ssh-agent"):
         if not shutil.which(tool):
             print(f"FAIL: {tool} is not installed")
             return 1
@@ -559,13 +599,16 @@ def main():
         limits = Server(binary, tmp, "limits", hooks.port,
                         "limits:\n  maxConnectionsPerUser: 2\n  maxConnections: 3\n", metrics=True)
         boxes = Server(binary, tmp, "boxes", hooks.port, "limits:\n  maxContainers: 1\n")
-        servers = [policy, force, per_user, limits, boxes]
+        boxes_conn = Server(binary, tmp, "boxes-connection", hooks.port, "limits:\n  maxContainers: 1\n",
+                            mode="connection")
+        servers = [policy, force, per_user, limits, boxes, boxes_conn]
         print(f"INFO: servers up in {time.time() - started:.1f}s", flush=True)
         for step in (lambda: check_policy_openssh(policy), lambda: asyncio.run(check_policy_asyncssh(policy)),
                      lambda: check_force_openssh(force), lambda: asyncio.run(check_force_asyncssh(force)),
                      lambda: asyncio.run(check_per_user(per_user)),
                      lambda: asyncio.run(check_connection_limits(limits)), lambda: check_openssh_n_plus_one(limits),
-                     lambda: asyncio.run(check_container_limit(boxes))):
+                     lambda: asyncio.run(check_container_limit(boxes)),
+                     lambda: asyncio.run(check_container_limit_connection_mode(boxes_conn))):
             t = time.time()
             step()
             print(f"INFO: step took {time.time() - t:.1f}s", flush=True)

@@ -515,6 +515,31 @@ async def check_connection_limits(s):
           f"{refusals}")
 
 
+async def check_flood(s):
+    """One user opening many connections: with alice at her cap, 40 more logins (in waves of 8, under
+    ssh.maxStartupsPerSource) are all refused and counted, and another user still gets in."""
+    held = [await connect(s, "alice"), await connect(s, "alice")]
+    try:
+        before = s.metric('cssh_limit_refusals_total{limit="connections_per_user"}') or 0
+        start = time.time()
+        outcomes = []
+        for _ in range(5):
+            outcomes += await asyncio.gather(*(refused(connect(s, "alice")) for _ in range(8)))
+        took = time.time() - start
+        refusals = (s.metric('cssh_limit_refusals_total{limit="connections_per_user"}') or 0) - before
+        check(all(e is not None for e in outcomes) and refusals == 40 and s.metric("cssh_limit_connections") == 2,
+              f"flood: 40 more logins of alice are all refused and counted, 2 stay admitted ({took:.1f}s for 40)",
+              f"admitted={sum(e is None for e in outcomes)} refusals={refusals}")
+        bob = await connect(s, "bob")
+        r = await bob.run("echo bob-after-flood", check=False)
+        bob.close()
+        check(r.stdout == "bob-after-flood\n", "flood: another user logs in and runs right after", repr(r.stdout))
+    finally:
+        for c in held:
+            c.close()
+    print(f"INFO: flood: 40 refused logins in {took:.2f}s", flush=True)
+
+
 def check_openssh_n_plus_one(s):
     """The brief's case with OpenSSH alone: N=2 connections of alice held open, the N+1th refused."""
     bg = [ssh_background(s, "sleep 20") for _ in range(2)]
@@ -606,7 +631,8 @@ def main():
         for step in (lambda: check_policy_openssh(policy), lambda: asyncio.run(check_policy_asyncssh(policy)),
                      lambda: check_force_openssh(force), lambda: asyncio.run(check_force_asyncssh(force)),
                      lambda: asyncio.run(check_per_user(per_user)),
-                     lambda: asyncio.run(check_connection_limits(limits)), lambda: check_openssh_n_plus_one(limits),
+                     lambda: asyncio.run(check_connection_limits(limits)), lambda: asyncio.run(check_flood(limits)),
+                     lambda: check_openssh_n_plus_one(limits),
                      lambda: asyncio.run(check_container_limit(boxes)),
                      lambda: asyncio.run(check_container_limit_connection_mode(boxes_conn))):
             t = time.time()

@@ -82,8 +82,6 @@ int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, c
 
 ssh_channel on_channel_open(ssh_session, void* userdata) { return driver_of(userdata).open_channel(); }
 
-/// keyboard-interactive has no dedicated libssh server callback: it arrives as a message.
-/// One prompt ("Password: ", not echoed); the answer is checked like a password.
 /// Forwarding requests reach us only here (no callback claims them); this server offers none,
 /// so each gets libssh's default refusal, and the layer above hears of it for its log.
 void note_forwarding(session_driver& d, ssh_message msg) {
@@ -103,6 +101,8 @@ void note_forwarding(session_driver& d, ssh_message msg) {
   }
 }
 
+/// keyboard-interactive has no dedicated libssh server callback: it arrives as a message.
+/// One prompt ("Password: ", not echoed); the answer is checked like a password.
 int on_message(ssh_session session, ssh_message msg, void* userdata) {
   auto& d = driver_of(userdata);
   if (ssh_message_type(msg) != SSH_REQUEST_AUTH || ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE) {

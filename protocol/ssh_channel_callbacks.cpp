@@ -49,7 +49,8 @@ int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, 
 }
 
 /// shell, exec, subsystem. A refusal's message goes to stderr right here, before libssh sends
-/// the failure reply: clients (OpenSSH) show it, then report the failed request.
+/// the failure reply, for clients that show what arrived first. (OpenSSH does not: it exits at
+/// the failure reply; the reason is in the server's log.)
 int answer_program(ssh_channel channel, void* userdata, program_kind kind, const char* argument) {
   auto answer = events_of(userdata).program_requested(state_of(userdata).id, kind, argument ? argument : "");
   if (answer.accepted) return 0;

@@ -19,7 +19,7 @@ enum class program_kind { shell, exec, subsystem };
 enum class forwarding_kind { local, remote, x11, agent };
 
 /// The answer to a shell/exec/subsystem request. A refusal's `message` (if any) is written to
-/// the channel's stderr before the failure reply, so the user reads why.
+/// the channel's stderr before the failure reply, for clients that show it.
 struct request_answer {
   bool accepted = true;
   std::string message;

@@ -93,6 +93,8 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void mark_authenticated(const std::string& user, const char* method);
   /// Sends ssh.banner before the answer to the first authentication request.
   void send_banner_once();
+  /// Channel data moved (either way): the idle clock starts again.
+  void note_channel_data() { last_data_ = std::chrono::steady_clock::now(); }
 
  private:
   void enqueue(queued_command cmd);
@@ -103,6 +105,11 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void resume_input(channel_state& cs);
   void reap_channels();
   void check_client_alive();
+  /// ssh.idleTimeout / ssh.sessionTimeout: sets fatal_reason_ (after telling the client) when
+  /// one has run out; returns how long until the next one can (for the poll timeout).
+  std::chrono::milliseconds check_timeouts();
+  /// Writes `text` to the stderr of every open channel and pushes it out before a disconnect.
+  void tell_client(const std::string& text);
   void release_startup_slot();
   void finish(const std::string& reason);
   static int on_doorbell(socket_t fd, int revents, void* userdata);
@@ -134,6 +141,10 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   std::uint64_t packets_seen_ = 0;
   std::chrono::steady_clock::time_point last_heard_{};
   int unanswered_keepalives_ = 0;
+
+  // idle / session timeouts
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_data_{};
 
  public:
   // Channel bookkeeping is shared with ssh_channel_callbacks.cpp.

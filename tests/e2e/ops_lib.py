@@ -171,7 +171,7 @@ class Server:
     def containers(self):
         return docker_ids(f"{INSTANCE_LABEL}={self.instance}")
 
-    def signal(self, sig):
+    def send(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=60):

@@ -23,12 +23,11 @@ const char* code_of(proxy_read_failure kind) {
     case proxy_read_failure::invalid: return "PROXY_HEADER_INVALID";
     case proxy_read_failure::timeout: return "PROXY_HEADER_TIMEOUT";
     case proxy_read_failure::closed: return "PROXY_HEADER_CLOSED";
-    case proxy_read_failure::stopped: return "PROXY_HEADER_CLOSED";
   }
   return "PROXY_HEADER_INVALID";
 }
 
-proxy_read_outcome read_proxy_header(int fd, int wake_fd, std::chrono::milliseconds timeout) {
+proxy_read_outcome read_proxy_header(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string bytes;
   for (;;) {
@@ -39,14 +38,13 @@ proxy_read_outcome read_proxy_header(int fd, int wake_fd, std::chrono::milliseco
                         std::to_string(bytes.size()) + " bytes received)",
                     bytes.size());
     }
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int rc = ::poll(fds, 2, static_cast<int>(left.count()));
+    pollfd pfd{fd, POLLIN, 0};
+    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return failed(proxy_read_failure::closed, std::string("poll failed: ") + std::strerror(errno), bytes.size());
     }
     if (rc == 0) continue;  // the deadline check above reports it
-    if (fds[1].revents != 0) return failed(proxy_read_failure::stopped, "the server is stopping", bytes.size());
     // Only as many bytes as are surely still header, so the SSH stream behind it stays unread.
     std::size_t want = proxy_protocol::bytes_wanted(bytes);
     char chunk[proxy_protocol::v2_fixed_length + proxy_protocol::max_v2_payload];

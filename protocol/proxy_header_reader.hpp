@@ -16,8 +16,7 @@ enum class proxy_read_failure {
   missing,  // the stream starts like SSH ("SSH-"): a client that bypassed the balancer (PROXY_HEADER_MISSING)
   invalid,  // malformed or unsupported header (PROXY_HEADER_INVALID)
   timeout,  // not complete within the deadline (PROXY_HEADER_TIMEOUT)
-  closed,   // the peer closed first; nothing at all sent is a plain TCP health check (PROXY_HEADER_CLOSED)
-  stopped   // the listener is stopping (its wake fd fired)
+  closed    // the peer closed first; nothing at all sent is a plain TCP health check (PROXY_HEADER_CLOSED)
 };
 
 struct proxy_read_error {
@@ -32,8 +31,8 @@ struct proxy_read_outcome {
   proxy_read_error error;         // when not
 };
 
-/// Reads the header from `fd` within `timeout`; returns early when `wake_fd` becomes readable.
-proxy_read_outcome read_proxy_header(int fd, int wake_fd, std::chrono::milliseconds timeout);
+/// Reads the header from `fd` within `timeout`.
+proxy_read_outcome read_proxy_header(int fd, std::chrono::milliseconds timeout);
 
 /// The log code for a failure kind.
 const char* code_of(proxy_read_failure kind);

@@ -170,7 +170,7 @@ void listener::start(accept_handler handler) {
 
 void listener::stop() {
   if (!stopping_.exchange(true)) {
-    // The eventfd stays readable: it wakes the accept loop and every header reader.
+    // Wakes the accept loop.
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
   }
@@ -258,7 +258,7 @@ void listener::accept_proxied(int fd, const std::string& socket_peer) {
 }
 
 void listener::read_header_then_hand_over(int fd, std::string socket_peer) {
-  auto outcome = read_proxy_header(fd, wake_fd_, options_.proxy_timeout);
+  auto outcome = read_proxy_header(fd, options_.proxy_timeout);
   connection_addresses addresses;
   addresses.peer = socket_peer;
   addresses.proxy = socket_peer;
@@ -267,13 +267,12 @@ void listener::read_header_then_hand_over(int fd, std::string socket_peer) {
   if (!outcome.ok) {
     const auto& e = outcome.error;
     // A balancer's plain TCP health check connects and closes without a byte: not worth a warning.
-    bool quiet = e.kind == proxy_read_failure::stopped ||
-                 (e.kind == proxy_read_failure::closed && e.bytes_read == 0);
+    bool quiet = e.kind == proxy_read_failure::closed && e.bytes_read == 0;
     auto level = quiet ? log::level::debug : log::level::warning;
     log::write(level, code_of(e.kind), "no usable PROXY header; closing: " + e.message,
                {{"proxyAddress", socket_peer}});
     if (!quiet) {
-      static const char* reasons[] = {"missing", "invalid", "timeout", "closed", "stopped"};
+      static const char* reasons[] = {"missing", "invalid", "timeout", "closed"};
       metrics::server().proxy_rejected(reasons[static_cast<int>(e.kind)]).inc();
     }
   } else {
@@ -295,7 +294,6 @@ void listener::read_header_then_hand_over(int fd, std::string socket_peer) {
     }
   }
   auto release = [limiter = limiter_, attributed]() { limiter->release(attributed); };
-  if (!refused && stopping_) refused = true;  // stop() has begun: no new sessions
   if (refused) {
     ::close(fd);
     release();

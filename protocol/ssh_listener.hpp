@@ -65,8 +65,9 @@ class listener {
   /// The port actually bound (useful with port 0).
   unsigned port() const { return port_; }
   void start(accept_handler handler);
-  /// Stops accepting; established connections are not touched. Headers still being read are
-  /// abandoned (those connections closed).
+  /// Stops accepting and closes the listening socket; established connections are not touched.
+  /// Connections accepted already whose PROXY header is still on its way are served once it
+  /// arrives: stop() waits for them (each at most proxy_timeout).
   void stop();
 
  private:
@@ -88,8 +89,8 @@ class listener {
   std::shared_ptr<startup_limiter> limiter_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  // Header readers in flight; stop() waits for them (each is bounded by proxy_timeout and
-  // woken by wake_fd_). The mutex also serializes ssh_bind_accept_fd between threads.
+  // Header readers in flight; stop() waits for them (each is bounded by proxy_timeout). The
+  // mutex also serializes ssh_bind_accept_fd between threads.
   std::mutex handover_mutex_;
   std::condition_variable readers_done_;
   int readers_ = 0;

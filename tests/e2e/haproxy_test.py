@@ -129,6 +129,12 @@ class HAProxy:
                 self.proc.wait()
 
 
+def iso_seconds(timestamp):
+    """Seconds since midnight of a log timestamp ("2024-05-01T10:00:00.123456Z")."""
+    h, m, sec = timestamp[11:].rstrip("Z").split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
 def served(server):
     return len(server.log_lines("SSH_CONNECTED"))
 
@@ -221,8 +227,11 @@ def main():
             a.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
-        print(f"measured: A exited {time.time() - signalled:.2f}s after SIGTERM "
-              f"({served(a) - on_a_before} connections reached A after phase 1)", flush=True)
+        stopping, stopped = a.log_lines("SERVER_STOPPING"), a.log_lines("SERVER_STOPPED")
+        if stopping and stopped:
+            drain = iso_seconds(stopped[-1]["timestamp"]) - iso_seconds(stopping[0]["timestamp"])
+            print(f"measured: A drained and stopped {drain:.2f}s after SIGTERM "
+                  f"({served(a) - on_a_before} connections reached A after phase 1)", flush=True)
         check(a.proc.returncode == 0, "A exits 0 after draining", f"exit {a.proc.returncode}")
         check(a.containers() == [], "none of A's containers remain", str(a.containers()))
 

@@ -121,8 +121,9 @@ std::string source_of(const std::string& peer) {
   return peer.substr(0, peer.rfind(':'));
 }
 
-// A header reader needs little stack: one 1 KiB buffer and the parser.
-constexpr std::size_t header_reader_stack = 128 * 1024;
+// A header reader needs little stack (a 1 KiB buffer, the parser), but it also runs the hand-over
+// to the session layer (actor spawn, logging).
+constexpr std::size_t header_reader_stack = 256 * 1024;
 
 }  // namespace
 

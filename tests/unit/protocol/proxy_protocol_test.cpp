@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocol/proxy_protocol.hpp"
 
@@ -211,4 +213,49 @@ TEST_CASE("binary garbage is described printably in the error") {
   REQUIRE(r.status == pp::status::invalid);
   CHECK(r.error.find("\\x16\\x03\\x01") != std::string::npos);
   CHECK(pp::parse("").status == pp::status::need_more);
+}
+
+TEST_CASE("mutated headers never confuse the parser (fixed seed)") {
+  // Valid headers with bytes flipped, cut or appended: whatever the verdict, a complete header
+  // never claims more bytes than were given, and an incomplete one always asks for more.
+  std::vector<std::string> seeds = {"PROXY TCP4 192.0.2.7 10.0.0.1 51218 22\r\n",
+                                    "PROXY TCP6 2001:db8::7 ::1 443 2222\r\n", "PROXY UNKNOWN\r\n",
+                                    v2(0x21, 0x11, tcp4_addresses), v2(0x20, 0x00, ""),
+                                    v2(0x21, 0x21, std::string(36, '\x01') + bytes({0x04, 0x00, 0x01, 0x00}))};
+  std::uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1103515245u + 12345u;
+    return state >> 8;
+  };
+  int complete = 0, invalid = 0, more = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string input = seeds[next() % seeds.size()] + "SSH-2.0-x\r\n";
+    int edits = 1 + static_cast<int>(next() % 3);
+    for (int e = 0; e < edits && !input.empty(); ++e) {
+      std::size_t at = next() % input.size();
+      switch (next() % 3) {
+        case 0: input[at] = static_cast<char>(next() & 0xFF); break;
+        case 1: input.resize(at); break;
+        default: input.insert(at, 1, static_cast<char>(next() & 0xFF)); break;
+      }
+    }
+    auto r = pp::parse(input);
+    if (r.status == pp::status::complete) {
+      ++complete;
+      CHECK(r.header.length <= input.size());
+      CHECK(r.header.length >= 15);
+      if (r.header.has_addresses) CHECK_FALSE(r.header.source_ip.empty());
+    } else if (r.status == pp::status::invalid) {
+      ++invalid;
+      CHECK_FALSE(r.error.empty());
+    } else {
+      ++more;
+      CHECK(pp::bytes_wanted(input) >= 1);
+      CHECK(input.size() < pp::v2_fixed_length + pp::max_v2_payload);
+    }
+  }
+  // The mutations reach all three outcomes.
+  CHECK(complete > 0);
+  CHECK(invalid > 0);
+  CHECK(more > 0);
 }

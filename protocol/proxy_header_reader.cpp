@@ -27,6 +27,16 @@ const char* code_of(proxy_read_failure kind) {
   return "PROXY_HEADER_INVALID";
 }
 
+const char* metric_reason_of(proxy_read_failure kind) {
+  switch (kind) {
+    case proxy_read_failure::missing: return "missing";
+    case proxy_read_failure::invalid: return "invalid";
+    case proxy_read_failure::timeout: return "timeout";
+    case proxy_read_failure::closed: return "closed";
+  }
+  return "invalid";
+}
+
 proxy_read_outcome read_proxy_header(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string bytes;

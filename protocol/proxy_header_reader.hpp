@@ -36,5 +36,7 @@ proxy_read_outcome read_proxy_header(int fd, std::chrono::milliseconds timeout);
 
 /// The log code for a failure kind.
 const char* code_of(proxy_read_failure kind);
+/// The `reason` label of cssh_proxy_protocol_rejected_total for a failure kind.
+const char* metric_reason_of(proxy_read_failure kind);
 
 }  // namespace cssh::ssh

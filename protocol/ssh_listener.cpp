@@ -272,10 +272,7 @@ void listener::read_header_then_hand_over(int fd, std::string socket_peer) {
     auto level = quiet ? log::level::debug : log::level::warning;
     log::write(level, code_of(e.kind), "no usable PROXY header; closing: " + e.message,
                {{"proxyAddress", socket_peer}});
-    if (!quiet) {
-      static const char* reasons[] = {"missing", "invalid", "timeout", "closed"};
-      metrics::server().proxy_rejected(reasons[static_cast<int>(e.kind)]).inc();
-    }
+    if (!quiet) metrics::server().proxy_rejected(metric_reason_of(e.kind)).inc();
   } else {
     const auto& h = outcome.header;
     if (h.has_addresses) {

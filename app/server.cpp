@@ -315,7 +315,7 @@ int run_server(config::app_config cfg) {
   // the sessions and their containers.
   auto connections_left = [&] { return system.registry().running() > server_wide_actors; };
   if (!wait_for_sessions(signals, connections_left, cfg.shutdown_timeout)) {
-    int asked = sessions.disconnect_all("server shutting down");
+    int asked = sessions.disconnect_all("the server is shutting down (shutdownTimeout reached)");
     log::notice("SERVER_SHUTDOWN_TIMEOUT",
                 "sessions still running at the end of shutdownTimeout: closing their connections and removing their "
                 "containers",

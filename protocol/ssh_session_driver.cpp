@@ -411,7 +411,11 @@ void session_driver::run() {
       want_disconnect = disconnect_requested_;
       if (want_disconnect) reason = disconnect_reason_;
     }
-    if (want_disconnect) break;
+    if (want_disconnect) {
+      // The layer above ends the connection (server shutdown, a refused login): say why.
+      tell_client("containerssh: " + reason + "\r\n");
+      break;
+    }
   }
   finish(reason);
 }

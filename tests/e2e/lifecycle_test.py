@@ -170,6 +170,8 @@ def test_shutdown(binary, tmp, webhook):
         check(closed_after is not None and 3.8 <= closed_after <= 7.0,
               "the session still running is closed about shutdownTimeout (4s) after SIGTERM",
               f"after {closed_after}")
+        check("the server is shutting down (shutdownTimeout reached)" in long.err,
+              "the cut session is told why on stderr", repr(long.err[-300:]))
         try:
             server.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

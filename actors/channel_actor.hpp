@@ -63,6 +63,7 @@ struct connection_info {
   std::string username;
   std::string remote_address;  // "ip:port"
   std::string local_address;   // our end, "ip:port" ("" if unknown): for SSH_CONNECTION
+  std::string proxy_address;   // the load balancer that relayed it (PROXY protocol), "" if direct
   std::string client_version;
   /// This connection's configuration: the file's, merged with the config server's answer.
   std::shared_ptr<const config::app_config> config;

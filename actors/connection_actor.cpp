@@ -145,8 +145,9 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
   st.session = std::move(session);
   st.info = std::move(info);
   count_ssh_connection(self);
-  log::info("SSH_CONNECTED", "client connected",
-            {{"connectionId", st.info.connection_id}, {"remoteAddress", st.info.remote_address}});
+  nlohmann::json details{{"connectionId", st.info.connection_id}, {"remoteAddress", st.info.remote_address}};
+  if (!st.info.proxy_address.empty()) details["proxyAddress"] = st.info.proxy_address;
+  log::info("SSH_CONNECTED", "client connected", details);
   return {
       [=](conn_password& msg) -> caf::result<auth_verdict> {
         auto& s = self->state;

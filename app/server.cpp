@@ -22,6 +22,7 @@
 #include "app/docker_startup.hpp"
 #include "app/observability.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "docker/engine_connection.hpp"
 #include "protocol/http_endpoint.hpp"
 #include "protocol/ssh_listener.hpp"
@@ -69,11 +70,17 @@ class session_registry {
     std::erase_if(sessions_, [](auto& w) { return w.expired(); });
     sessions_.push_back(std::move(session));
   }
-  void disconnect_all(const std::string& reason) {
+  /// Asks every live session to end; returns how many were asked.
+  int disconnect_all(const std::string& reason) {
     std::lock_guard<std::mutex> guard(mutex_);
+    int asked = 0;
     for (auto& w : sessions_) {
-      if (auto s = w.lock()) s->disconnect(reason);
+      if (auto s = w.lock()) {
+        s->disconnect(reason);
+        ++asked;
+      }
     }
+    return asked;
   }
 
  private:
@@ -122,11 +129,34 @@ ssh::session_options session_options_from(const config::app_config& cfg) {
   o.banner = cfg.ssh.banner;
   o.client_alive_interval = cfg.ssh.client_alive_interval;
   o.client_alive_count_max = cfg.ssh.client_alive_count_max;
+  o.idle_timeout = cfg.ssh.idle_timeout;
+  o.session_timeout = cfg.ssh.session_timeout;
   o.password = !cfg.auth.password.method.empty();
   o.public_key = !cfg.auth.public_key.method.empty();
   // keyboard-interactive is one password prompt checked by the password backend.
   o.keyboard_interactive = o.password;
   return o;
+}
+
+/// Waits up to `limit` for the sessions to end by themselves (until `busy` is false). SIGHUP
+/// still reopens the log file meanwhile; a second SIGTERM/SIGINT cuts the wait short. Returns
+/// whether they ended.
+template <class Busy>
+bool wait_for_sessions(const sigset_t& signals, Busy busy, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (busy()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    auto step = std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(50));
+    timespec wait{0, static_cast<long>(step.count())};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGHUP) reopen_log();
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::notice("SERVER_STOPPING", "second termination signal: not waiting for sessions any longer");
+      return false;
+    }
+  }
+  return true;
 }
 
 sigset_t termination_signals() {
@@ -224,6 +254,11 @@ int run_server(config::app_config cfg) {
   options.host_key_algorithms = cfg.ssh.host_key_algorithms;
   options.max_startups = cfg.ssh.max_startups;
   options.max_startups_per_source = cfg.ssh.max_startups_per_source;
+  options.proxy_protocol = cfg.ssh.proxy_protocol.enable;
+  options.proxy_timeout = cfg.ssh.proxy_protocol.timeout;
+  for (const auto& range : cfg.ssh.proxy_protocol.allowed_sources) {
+    if (auto parsed = cidr::parse(range)) options.proxy_sources.push_back(parsed.value());  // checked by config
+  }
   auto opened = ssh::listener::open(options);
   if (!opened) {
     log::error(opened.error().code, opened.error().message);
@@ -249,11 +284,14 @@ int run_server(config::app_config cfg) {
   session_registry sessions;
   actors::context_ptr shared_context = context;
   ssh::session_options session_template = session_options_from(cfg);
-  listener->start([&](ssh_session_struct* session, std::string peer, std::function<void()> release_startup) {
+  listener->start([&](ssh_session_struct* session, ssh::connection_addresses addresses,
+                       std::function<void()> release_startup) {
+    const std::string& peer = addresses.peer;
     actors::connection_info info;
     info.connection_id = random_hex_id();
     info.remote_address = peer;
-    info.local_address = local_address_of(session);
+    info.local_address = addresses.local.empty() ? local_address_of(session) : addresses.local;
+    info.proxy_address = addresses.proxy;
     info.config = context->config;
     auto bridge = std::make_shared<actors::session_bridge>(shared_context, info);
     ssh::session_options session_options = session_template;
@@ -272,16 +310,26 @@ int run_server(config::app_config cfg) {
   int received = 0;
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) reopen_log();
   log::notice("SERVER_STOPPING", std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") +
-                                     ", closing connections and removing their containers");
+                                     ", no longer accepting connections; running sessions have shutdownTimeout to end",
+              {{"shutdownTimeout", std::to_string(cfg.shutdown_timeout.count()) + "ms"}});
   observed.value()->draining();
   listener->stop();
-  sessions.disconnect_all("server shutting down");
-  // Supervisors remove the containers; wait for every actor but the server-wide ones to finish,
-  // bounded by containerStop plus a margin.
-  auto deadline = std::chrono::steady_clock::now() + cfg.docker.execution.timeouts.container_stop +
-                  std::chrono::seconds(2);
-  while (system.registry().running() > server_wide_actors && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Every actor but the server-wide ones belongs to a connection: when they are gone, so are
+  // the sessions and their containers.
+  auto connections_left = [&] { return system.registry().running() > server_wide_actors; };
+  if (!wait_for_sessions(signals, connections_left, cfg.shutdown_timeout)) {
+    int asked = sessions.disconnect_all("the server is shutting down (shutdownTimeout reached)");
+    log::notice("SERVER_SHUTDOWN_TIMEOUT",
+                "sessions still running at the end of shutdownTimeout: closing their connections and removing their "
+                "containers",
+                {{"connections", asked}});
+    if (asked > 0) metrics::server().timeouts("shutdown").inc(static_cast<std::uint64_t>(asked));
+    // Supervisors signal the programs and remove the containers: bounded by containerStop plus a margin.
+    auto deadline = std::chrono::steady_clock::now() + cfg.docker.execution.timeouts.container_stop +
+                    std::chrono::seconds(2);
+    while (connections_left() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   caf::anon_send_exit(context->auth, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(context->config_fetch, caf::exit_reason::user_shutdown);

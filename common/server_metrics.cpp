@@ -71,6 +71,11 @@ server_metrics make(registry& r) {
       r.gauges("cssh_actor_mailbox_depth_max", "The deepest mailbox seen for an actor of the kind", {"kind"}),
 
       r.gauges("cssh_health_ok", "1 when the last health check passed, 0 when it failed").with({}),
+
+      r.counters("cssh_proxy_protocol_rejected_total",
+                 "Connections refused for their PROXY protocol header or source, by reason", {"reason"}),
+      r.counters("cssh_connection_timeouts_total",
+                 "Connections closed by idleTimeout, sessionTimeout or the end of shutdownTimeout", {"kind"}),
   };
   // Label values known in advance start at 0, so a rate() sees the first event.
   for (auto type : {"soft", "hard"}) m.auth_server_failures.with({type});
@@ -81,6 +86,8 @@ server_metrics make(registry& r) {
   m.backend_requests.with({"docker"});
   m.backend_errors.with({"docker"});
   for (auto cls : {"ok", "error", "not_executable", "not_found", "signal", "start_failed"}) m.session_exits.with({cls});
+  for (auto reason : {"source_denied", "missing", "invalid", "timeout", "closed"}) m.proxy_rejected_family.with({reason});
+  for (auto kind : {"idle", "session", "shutdown"}) m.timeouts_family.with({kind});
   r.gauges("cssh_build_info", "Always 1; the version label says which build runs", {"version"})
       .with({CSSH_VERSION})
       .set(1);

@@ -79,6 +79,16 @@ struct server_metrics {
   // --- the process ----------------------------------------------------------------------------
   gauge& healthy;                      // cssh_health_ok: the last health check's verdict (1/0)
 
+  // --- load balancing and lifecycle -------------------------------------------------------------
+  counter_family& proxy_rejected_family;  // cssh_proxy_protocol_rejected_total{reason}
+  counter_family& timeouts_family;        // cssh_connection_timeouts_total{kind=idle|session|shutdown}
+
+  /// A connection refused for its PROXY header or source: "source_denied", "missing",
+  /// "invalid", "timeout" or "closed" (closed mid-header).
+  counter& proxy_rejected(std::string_view reason) { return proxy_rejected_family.with({reason}); }
+  /// A connection closed by ssh.idleTimeout, ssh.sessionTimeout or the end of shutdownTimeout.
+  counter& timeouts(std::string_view kind) { return timeouts_family.with({kind}); }
+
   /// The cells of an actor kind ("connection", "channel", ...), created on first use.
   actor_kind_cells& actor_kind(std::string_view kind);
   /// The cells of a Docker Engine endpoint ("create", "start", ...), created on first use.

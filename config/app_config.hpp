@@ -15,6 +15,17 @@ namespace cssh::config {
 
 using millis = std::chrono::milliseconds;
 
+/// `ssh.proxyProtocol`: connections arrive through a load balancer that puts a PROXY protocol
+/// header (v1 or v2) in front of the SSH stream; the client address in it is the connection's.
+struct proxy_protocol_config {
+  bool enable = false;
+  /// CIDR ranges (or single addresses) allowed to connect and send the header: the balancers.
+  /// Required when enabled; anyone else is refused, since a header can claim any address.
+  std::vector<std::string> allowed_sources;
+  /// How long the header may take to arrive after the TCP connection is accepted.
+  millis timeout{5000};
+};
+
 struct ssh_config {
   std::string listen = "0.0.0.0:2222";
   /// File paths or inline PEM blocks. A path that does not exist is generated (Ed25519).
@@ -35,6 +46,11 @@ struct ssh_config {
   int max_auth_tries = 6;
   int max_startups = 100;           // unauthenticated connections held at once
   int max_startups_per_source = 10; // of those, from one address
+  proxy_protocol_config proxy_protocol;
+  /// No channel data in either direction for this long closes the connection (0: never).
+  millis idle_timeout{0};
+  /// A connection's whole life is capped at this (0: no cap).
+  millis session_timeout{0};
 };
 
 /// An HTTP(S) client for a webhook (ContainerSSH's `webhook:` / `client` block).
@@ -240,6 +256,9 @@ struct app_config {
   /// removes its own orphans and no one else's. Empty: derived from the host name and the listen
   /// address (stable across restarts). Replicas sharing one Docker Engine need distinct values.
   std::string instance_id;
+  /// `shutdownTimeout`: on SIGTERM/SIGINT, how long running sessions may go on before their
+  /// connections are closed and their containers removed.
+  millis shutdown_timeout{30000};
   docker_config docker;
   security_config security;
   limits_config limits;

@@ -90,6 +90,7 @@ void read_app(R& r, const YAML::Node& root, app_config& cfg) {
         if (r.read_string(n, p, cfg.instance_id) && cfg.instance_id.empty())
           r.error(p, "must not be empty (leave the key out to derive it from the host name and listen address)", &n);
       }),
+      R::key("shutdownTimeout", [&](const YAML::Node& n, const std::string& p) { r.read_duration(n, p, cfg.shutdown_timeout); }),
       R::key("docker", [&](const YAML::Node& n, const std::string& p) { docker = detail::read_docker_block(r, n, p); }),
       R::key("dockerrun",
              [&](const YAML::Node& n, const std::string& p) { dockerrun = detail::read_dockerrun_block(r, n, p); }),

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/cidr.hpp"
 #include "protocol/ssh_algorithms.hpp"
 
 namespace cssh::config::detail {
@@ -44,6 +45,32 @@ R::read_fn duration_into(R& r, millis& out) {
   return [&r, &out](const YAML::Node& n, const std::string& p) { r.read_duration(n, p, out); };
 }
 
+/// `ssh.proxyProtocol`; each allowed source must be an address or a CIDR range.
+void read_proxy_protocol(R& r, const YAML::Node& node, const std::string& path, proxy_protocol_config& pp) {
+  r.read_map(node, path, {
+      R::key("enable", [&](const YAML::Node& n, const std::string& p) { r.read_bool(n, p, pp.enable); }),
+      R::key("allowedSources",
+             [&](const YAML::Node& n, const std::string& p) {
+               std::vector<std::string> ranges;
+               if (!r.read_string_list(n, p, ranges)) return;
+               for (std::size_t i = 0; i < ranges.size(); ++i) {
+                 if (auto parsed = cidr::parse(ranges[i]); !parsed) r.error(p + "[" + std::to_string(i) + "]", parsed.error().message, &n);
+               }
+               pp.allowed_sources = std::move(ranges);
+             }),
+      R::key("timeout",
+             [&](const YAML::Node& n, const std::string& p) {
+               if (r.read_duration(n, p, pp.timeout) && pp.timeout.count() <= 0)
+                 r.error(p, "must be longer than 0 (the time a load balancer has to send the header)", &n);
+             }),
+  });
+  if (node && pp.enable && pp.allowed_sources.empty()) {
+    r.error(path + ".allowedSources",
+            "required when the PROXY protocol is enabled: list the load balancers' addresses or ranges (a header can "
+            "claim any client address, so only they may send one; \"0.0.0.0/0\" and \"::/0\" allow everyone)");
+  }
+}
+
 }  // namespace
 
 void read_ssh(R& r, const YAML::Node& node, const std::string& path, ssh_config& ssh) {
@@ -79,6 +106,10 @@ void read_ssh(R& r, const YAML::Node& node, const std::string& path, ssh_config&
       R::key("maxAuthTries", int_into(r, ssh.max_auth_tries, 1, 100)),
       R::key("maxStartups", int_into(r, ssh.max_startups, 1, 1000000)),
       R::key("maxStartupsPerSource", int_into(r, ssh.max_startups_per_source, 1, 1000000)),
+      R::key("proxyProtocol",
+             [&](const YAML::Node& n, const std::string& p) { read_proxy_protocol(r, n, p, ssh.proxy_protocol); }),
+      R::key("idleTimeout", duration_into(r, ssh.idle_timeout)),
+      R::key("sessionTimeout", duration_into(r, ssh.session_timeout)),
   });
 }
 

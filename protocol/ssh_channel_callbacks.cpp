@@ -16,6 +16,7 @@ unsigned dimension(int value) { return static_cast<unsigned>(std::max(value, 0))
 int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* userdata) {
   if (is_stderr) return static_cast<int>(len);  // clients have no business sending stderr
   auto& cs = state_of(userdata);
+  if (len > 0) cs.driver->note_channel_data();
   if (cs.input_paused || cs.input_in_flight >= input_in_flight_limit) {
     // Full: leave the bytes in libssh's buffer (its window stays closed) until the program
     // has taken what is in flight; resume_input() collects them then.

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
+#include "protocol/proxy_header_reader.hpp"
 #include "protocol/ssh_algorithms.hpp"
 #include "protocol/ssh_session_driver.hpp"
 
@@ -118,10 +121,15 @@ std::string source_of(const std::string& peer) {
   return peer.substr(0, peer.rfind(':'));
 }
 
+// A header reader needs little stack (a 1 KiB buffer, the parser), but it also runs the hand-over
+// to the session layer (actor spawn, logging).
+constexpr std::size_t header_reader_stack = 256 * 1024;
+
 }  // namespace
 
 result<std::unique_ptr<listener>> listener::open(const listener_options& options) {
   std::unique_ptr<listener> l(new listener());
+  l->options_ = options;
   auto keys = load_host_keys(options.hostkeys);
   if (!keys) return keys.error();
 
@@ -162,13 +170,137 @@ void listener::start(accept_handler handler) {
 }
 
 void listener::stop() {
-  if (stopping_.exchange(true)) {
-    if (thread_.joinable()) thread_.join();
+  if (!stopping_.exchange(true)) {
+    // Wakes the accept loop.
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  // Closed now, not at destruction: new connections are refused at once (a load balancer then
+  // tries another instance) instead of waiting in the backlog of a server that will not serve them.
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  std::unique_lock<std::mutex> lock(handover_mutex_);
+  readers_done_.wait(lock, [this] { return readers_ == 0; });
+}
+
+void listener::hand_over(int fd, connection_addresses addresses, std::function<void()> release) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ssh_session session = ssh_new();
+  bool accepted = false;
+  std::string error = "out of memory";
+  if (session != nullptr) {
+    // ssh_bind_accept_fd reads the bind's keys and options; header readers call it concurrently.
+    std::lock_guard<std::mutex> guard(handover_mutex_);
+    accepted = ssh_bind_accept_fd(bind_, session, fd) == SSH_OK;
+    if (!accepted) error = ssh_get_error(bind_);
+  }
+  if (!accepted) {
+    log::warning("SSH_ACCEPT_FAILED", "could not set up an SSH session for a new connection",
+                 {{"peer", addresses.peer}, {"error", error}});
+    if (session) ssh_free(session);
+    ::close(fd);
+    release();
     return;
   }
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-  if (thread_.joinable()) thread_.join();
+  handler_(session, std::move(addresses), std::move(release));
+}
+
+void listener::accept_proxied(int fd, const std::string& socket_peer) {
+  std::string source = source_of(socket_peer);
+  if (!any_contains(options_.proxy_sources, source)) {
+    log::warning("PROXY_SOURCE_DENIED",
+                 "connection from an address not in ssh.proxyProtocol.allowedSources; closing",
+                 {{"proxyAddress", socket_peer}});
+    metrics::server().proxy_rejected("source_denied").inc();
+    ::close(fd);
+    return;
+  }
+  // The balancer's address says nothing about the client: only the total counts for now.
+  if (!limiter_->try_acquire_unattributed()) {
+    log::warning("SSH_STARTUPS_EXCEEDED", "too many unauthenticated connections; refusing",
+                 {{"proxyAddress", socket_peer}, {"inUse", limiter_->in_use()}});
+    ::close(fd);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard(handover_mutex_);
+    ++readers_;
+  }
+  struct job {
+    listener* self;
+    int fd;
+    std::string socket_peer;
+  };
+  auto* work = new job{this, fd, socket_peer};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, header_reader_stack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  int rc = pthread_create(&thread, &attr, [](void* arg) -> void* {
+    std::unique_ptr<job> w(static_cast<job*>(arg));
+    w->self->read_header_then_hand_over(w->fd, std::move(w->socket_peer));
+    return nullptr;
+  }, work);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete work;
+    log::error("SSH_THREAD_FAILED", "could not start a thread to read a PROXY header", {{"errno", rc}});
+    ::close(fd);
+    limiter_->release("");
+    std::lock_guard<std::mutex> guard(handover_mutex_);
+    --readers_;
+    readers_done_.notify_all();
+  }
+}
+
+void listener::read_header_then_hand_over(int fd, std::string socket_peer) {
+  auto outcome = read_proxy_header(fd, options_.proxy_timeout);
+  connection_addresses addresses;
+  addresses.peer = socket_peer;
+  addresses.proxy = socket_peer;
+  std::string attributed;  // the limiter's key once the client is known
+  bool refused = !outcome.ok;
+  if (!outcome.ok) {
+    const auto& e = outcome.error;
+    // A balancer's plain TCP health check connects and closes without a byte: not worth a warning.
+    bool quiet = e.kind == proxy_read_failure::closed && e.bytes_read == 0;
+    auto level = quiet ? log::level::debug : log::level::warning;
+    log::write(level, code_of(e.kind), "no usable PROXY header; closing: " + e.message,
+               {{"proxyAddress", socket_peer}});
+    if (!quiet) metrics::server().proxy_rejected(metric_reason_of(e.kind)).inc();
+  } else {
+    const auto& h = outcome.header;
+    if (h.has_addresses) {
+      addresses.peer = proxy_protocol::describe_source(h);
+      addresses.local = proxy_protocol::describe_destination(h);
+    }
+    log::debug("PROXY_HEADER_ACCEPTED", "PROXY header read",
+               {{"proxyAddress", socket_peer}, {"remoteAddress", addresses.peer}, {"version", h.version},
+                {"carriesAddress", h.has_addresses}});
+    std::string client = source_of(addresses.peer);
+    if (limiter_->try_attribute(client)) {
+      attributed = client;
+    } else {
+      log::warning("SSH_STARTUPS_EXCEEDED", "too many unauthenticated connections from one address; refusing",
+                   {{"remoteAddress", addresses.peer}, {"proxyAddress", socket_peer}, {"inUse", limiter_->in_use()}});
+      refused = true;
+    }
+  }
+  auto release = [limiter = limiter_, attributed]() { limiter->release(attributed); };
+  if (refused) {
+    ::close(fd);
+    release();
+  } else {
+    hand_over(fd, std::move(addresses), std::move(release));
+  }
+  std::lock_guard<std::mutex> guard(handover_mutex_);
+  --readers_;
+  readers_done_.notify_all();
 }
 
 void listener::accept_loop() {
@@ -192,6 +324,10 @@ void listener::accept_loop() {
       continue;
     }
     std::string peer = describe_peer(fd);
+    if (options_.proxy_protocol) {
+      accept_proxied(fd, peer);
+      continue;
+    }
     std::string source = source_of(peer);
     if (!limiter_->try_acquire(source)) {
       // Refused before any SSH byte: cheap for us, and the address's other logins go on.
@@ -200,19 +336,8 @@ void listener::accept_loop() {
       ::close(fd);
       continue;
     }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto release = [limiter = limiter_, source]() { limiter->release(source); };
-    ssh_session session = ssh_new();
-    if (session == nullptr || ssh_bind_accept_fd(bind_, session, fd) != SSH_OK) {
-      log::warning("SSH_ACCEPT_FAILED", "could not set up an SSH session for a new connection",
-                   {{"peer", peer}, {"error", session ? ssh_get_error(bind_) : "out of memory"}});
-      if (session) ssh_free(session);
-      ::close(fd);
-      release();
-      continue;
-    }
-    handler_(session, peer, release);
+    hand_over(fd, connection_addresses{peer, "", ""}, std::move(release));
   }
 }
 

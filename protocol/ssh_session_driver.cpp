@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "protocol/ssh_session_internal.hpp"
 
 namespace cssh::ssh {
@@ -164,6 +165,7 @@ void session_driver::flush_channel(channel_state& cs) {
         break;
       }
       if (rc <= 0) break;
+      note_channel_data();
       data->offset += static_cast<std::size_t>(rc);
       drained += static_cast<std::size_t>(rc);
       if (data->offset == data->bytes.size()) cs.pending.pop_front();
@@ -269,6 +271,67 @@ void session_driver::check_client_alive() {
   ssh_send_keepalive(session_);
 }
 
+namespace {
+/// "90s", "15m", "1h30m": durations as the configuration writes them, for messages.
+std::string describe_duration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
+  long long s = ms / 1000;
+  std::string out;
+  if (s >= 3600) out += std::to_string(s / 3600) + "h";
+  if (s % 3600 >= 60) out += std::to_string(s % 3600 / 60) + "m";
+  if (s % 60 != 0 || out.empty()) out += std::to_string(s % 60) + "s";
+  return out;
+}
+}  // namespace
+
+void session_driver::tell_client(const std::string& text) {
+  for (auto& [id, cs] : channels) {
+    if (cs->local_closed || cs->peer_closed) continue;
+    cs->pending.push_back(data_item{output_stream::stderr_stream, text});
+    flush_channel(*cs);
+  }
+  // Disconnect follows at once: give the write a moment to leave (non-blocking session).
+  ssh_blocking_flush(session_, 200);
+  ssh_session_set_disconnect_message(session_, text.substr(0, text.find_last_not_of("\r\n") + 1).c_str());
+}
+
+std::chrono::milliseconds session_driver::check_timeouts() {
+  using std::chrono::milliseconds;
+  constexpr milliseconds none{1000};  // nothing due: look again within a second anyway
+  auto now = std::chrono::steady_clock::now();
+  milliseconds next = none;
+  if (options_.session_timeout.count() > 0) {
+    auto left = std::chrono::duration_cast<milliseconds>(started_ + options_.session_timeout - now);
+    if (left.count() <= 0) {
+      const std::string limit = describe_duration(options_.session_timeout);
+      tell_client("containerssh: the connection reached its time limit (sessionTimeout " + limit +
+                  ") and is closed\r\n");
+      fatal_reason_ = "session timeout (" + limit + ")";
+      log::notice("SSH_SESSION_TIMEOUT", "closing a connection at its time limit",
+                  {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"sessionTimeout", limit}});
+      metrics::server().timeouts("session").inc();
+      return none;
+    }
+    next = std::min(next, left);
+  }
+  if (options_.idle_timeout.count() > 0 && authenticated_) {
+    if (last_data_ == std::chrono::steady_clock::time_point{}) last_data_ = now;  // authenticated just now
+    auto left = std::chrono::duration_cast<milliseconds>(last_data_ + options_.idle_timeout - now);
+    if (left.count() <= 0) {
+      const std::string limit = describe_duration(options_.idle_timeout);
+      tell_client("containerssh: no data for " + limit + " (idleTimeout): the connection is closed\r\n");
+      fatal_reason_ = "idle timeout (" + limit + " without data)";
+      log::notice("SSH_IDLE_TIMEOUT", "closing an idle connection",
+                  {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"idleTimeout", limit}});
+      metrics::server().timeouts("idle").inc();
+      return none;
+    }
+    next = std::min(next, left);
+  }
+  return std::max(next, milliseconds(1));
+}
+
 void session_driver::on_libssh_log(int priority, const char*, const char* buffer, void* userdata) {
   auto* self = static_cast<session_driver*>(userdata);
   if (self == nullptr || buffer == nullptr) return;
@@ -318,6 +381,14 @@ void session_driver::run() {
     } else if (options_.client_alive_interval.count() > 0) {
       timeout_ms = static_cast<int>(std::min<long long>(options_.client_alive_interval.count(), 1000));
     }
+    if (options_.idle_timeout.count() > 0 || options_.session_timeout.count() > 0) {
+      auto due = check_timeouts();
+      if (!fatal_reason_.empty()) {
+        reason = fatal_reason_;
+        break;
+      }
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(due.count()) : std::min(timeout_ms, static_cast<int>(due.count()));
+    }
     int rc = ssh_event_dopoll(event_, timeout_ms);
     if (rc == SSH_ERROR) {
       const char* err = ssh_get_error(session_);
@@ -341,12 +412,12 @@ void session_driver::run() {
       if (want_disconnect) reason = disconnect_reason_;
     }
     if (want_disconnect) {
-      // The layer above says why (e.g. a login refused by a limit): the client gets it as the
-      // description of SSH_MSG_DISCONNECT, which OpenSSH prints. libssh writes a packet at once
-      // only when the socket reported writable since its last write: flush what is queued (the
-      // failure reply to a refused login), then one more poll marks the socket writable, so the
-      // DISCONNECT leaves before ssh_disconnect closes the socket.
-      ssh_session_set_disconnect_message(session_, reason.c_str());
+      // The layer above ends the connection (server shutdown, a refused login): say why, on every
+      // open channel's stderr and as the description of SSH_MSG_DISCONNECT (OpenSSH prints it).
+      // libssh writes a packet at once only when the socket reported writable since its last
+      // write: flush what is queued (the failure reply to a refused login), then one more poll
+      // marks the socket writable, so the DISCONNECT leaves before ssh_disconnect closes it.
+      tell_client("containerssh: " + reason + "\r\n");
       ssh_blocking_flush(session_, 1000);
       ssh_event_dopoll(event_, 0);
       break;

@@ -29,6 +29,11 @@ struct session_options {
   /// reply; after count_max unanswered asks, close. Zero disables.
   std::chrono::milliseconds client_alive_interval{0};
   int client_alive_count_max = 3;
+  /// ssh.idleTimeout: no channel data in either direction for this long closes the connection
+  /// (the clock starts at authentication). ssh.sessionTimeout: the connection's whole life is
+  /// capped at this. Zero disables each.
+  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::milliseconds session_timeout{0};
   /// Called once, on the session thread, when the connection stops counting as an
   /// unauthenticated startup (authenticated, or gone). Releases its maxStartups slot.
   std::function<void()> startup_done;

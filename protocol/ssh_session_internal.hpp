@@ -95,6 +95,8 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void send_banner_once();
   /// Shows the client why its login is refused, when the layer above said (see the .cpp).
   void announce_refusal();
+  /// Channel data moved (either way): the idle clock starts again.
+  void note_channel_data() { last_data_ = std::chrono::steady_clock::now(); }
 
  private:
   void enqueue(queued_command cmd);
@@ -105,6 +107,11 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void resume_input(channel_state& cs);
   void reap_channels();
   void check_client_alive();
+  /// ssh.idleTimeout / ssh.sessionTimeout: sets fatal_reason_ (after telling the client) when
+  /// one has run out; returns how long until the next one can (for the poll timeout).
+  std::chrono::milliseconds check_timeouts();
+  /// Writes `text` to the stderr of every open channel and pushes it out before a disconnect.
+  void tell_client(const std::string& text);
   void release_startup_slot();
   void finish(const std::string& reason);
   static int on_doorbell(socket_t fd, int revents, void* userdata);
@@ -137,6 +144,10 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   std::uint64_t packets_seen_ = 0;
   std::chrono::steady_clock::time_point last_heard_{};
   int unanswered_keepalives_ = 0;
+
+  // idle / session timeouts
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_data_{};
 
  public:
   // Channel bookkeeping is shared with ssh_channel_callbacks.cpp.

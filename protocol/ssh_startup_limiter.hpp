@@ -15,7 +15,13 @@ class startup_limiter {
 
   /// Takes a slot for a new connection from `source`; false when a limit is reached.
   bool try_acquire(const std::string& source);
-  /// Gives the slot back (the connection authenticated or ended).
+  /// Takes a slot counted in the total only: behind a load balancer the client's address is
+  /// known once its PROXY header is read, and the balancer's own must not count as the source.
+  bool try_acquire_unattributed();
+  /// Counts a slot from try_acquire_unattributed against `source`; false when that source is at
+  /// its limit (the slot stays taken, unattributed: release it with release("")).
+  bool try_attribute(const std::string& source);
+  /// Gives the slot back (the connection authenticated or ended); "" for an unattributed slot.
   void release(const std::string& source);
 
   int in_use() const;

@@ -19,6 +19,9 @@ PACKAGES=(
   openssl docker-registry apache2-utils
   # SSH clients and auditors the connection-layer tests drive
   putty-tools ssh-audit
+  # a real load balancer in front of two instances (PROXY protocol v2, health checks); the tests
+  # run their own haproxy processes, the packaged service is not used
+  haproxy
   # promtool, which checks /metrics in the observability tests. Debian ships it in prometheus
   # (about 100 MB). In a container (policy-rc.d) no service starts; on a systemd host the package
   # also enables a Prometheus server on :9090 (`systemctl disable --now prometheus` if unwanted).

@@ -136,9 +136,26 @@ void session_driver::count_failed_attempt(const char* method, const std::string&
   log::info("SSH_AUTH_FAILED", "authentication attempt failed",
             {{"connectionId", options_.connection_id}, {"remoteAddress", peer_}, {"username", user},
              {"method", method}, {"attempt", failed_attempts_}});
+  explain_refusal();
   if (failed_attempts_ >= options_.max_auth_tries) {
     fatal_reason_ = "too many authentication failures (maxAuthTries " + std::to_string(options_.max_auth_tries) + ")";
   }
+}
+
+void session_driver::explain_refusal() {
+  // A login the layer above ends for good (the config server failed) also asked for a
+  // disconnect whose message says why. OpenSSH gives up at the USERAUTH_FAILURE before that
+  // message arrives, so the reason goes first as a banner, which clients show at once.
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> guard(inbox_mutex_);
+    if (disconnect_requested_) reason = disconnect_reason_;
+  }
+  if (reason.empty() || refusal_explained_) return;
+  refusal_explained_ = true;
+  ssh_string text = ssh_string_from_char((reason + "\r\n").c_str());
+  ssh_send_issue_banner(session_, text);
+  ssh_string_free(text);
 }
 
 void session_driver::mark_authenticated(const std::string& user, const char* method) {

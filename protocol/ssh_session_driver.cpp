@@ -340,7 +340,12 @@ void session_driver::run() {
       want_disconnect = disconnect_requested_;
       if (want_disconnect) reason = disconnect_reason_;
     }
-    if (want_disconnect) break;
+    if (want_disconnect) {
+      // Asked for by the layer above (a refused login, a timeout, a shutdown): the reason is
+      // written for the user, so it travels in SSH_MSG_DISCONNECT (OpenSSH prints it).
+      ssh_session_set_disconnect_message(session_, reason.c_str());
+      break;
+    }
   }
   finish(reason);
 }

@@ -89,6 +89,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   ssh_session session() const { return session_; }
   bool authenticated() const { return authenticated_; }
   /// Counts one failed attempt; past maxAuthTries the connection is closed.
+  void explain_refusal();
   void count_failed_attempt(const char* method, const std::string& user);
   void mark_authenticated(const std::string& user, const char* method);
   /// Sends ssh.banner before the answer to the first authentication request.
@@ -125,6 +126,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   bool authenticated_ = false;
   bool startup_released_ = false;
   bool banner_sent_ = false;
+  bool refusal_explained_ = false;  // a refused login's reason was sent as a banner
   int failed_attempts_ = 0;
   std::string fatal_reason_;
 

@@ -19,6 +19,8 @@ PACKAGES=(
   openssl docker-registry apache2-utils
   # SSH clients and auditors the connection-layer tests drive
   putty-tools ssh-audit
+  # the benchmark's reference peer: OpenSSH sshd started by bench/run.py itself on a free port
+  openssh-server
   # promtool, which checks /metrics in the observability tests. Debian ships it in prometheus
   # (about 100 MB). In a container (policy-rc.d) no service starts; on a systemd host the package
   # also enables a Prometheus server on :9090 (`systemctl disable --now prometheus` if unwanted).

@@ -156,7 +156,10 @@ key() {
 }
 out() { cat "$TMP/out"; }
 refused() {  # refused WHAT: the last login was refused by the server
-  if [[ $RC -eq 255 ]] && grep -q 'Permission denied\|Connection closed\|disconnect' "$TMP/err" && [[ ! -s "$TMP/out" ]]; then
+  # With LogLevel=ERROR a login ended by the server's disconnect (config server failures) leaves
+  # stderr empty; what the user sees then is checked separately at LogLevel=INFO.
+  if [[ $RC -eq 255 ]] && { grep -q 'Permission denied\|Connection closed\|disconnect' "$TMP/err" || [[ ! -s "$TMP/err" ]]; } &&
+    [[ ! -s "$TMP/out" ]]; then
     pass "$1: refused (exit 255: $(head -n 1 "$TMP/err" | cut -c1-90))"
   else
     fail "$1: should be refused, got exit $RC, stdout '$(show "$TMP/out")', stderr '$(show "$TMP/err")'"
@@ -272,6 +275,15 @@ logged main 'redirects are not followed' "the refused redirect is logged"
 
 pw "$MAIN_PORT" cfgfail "$PASSWORD" 'echo should-not-run'
 refused "config server answering 500"
+# What a user sees (default LogLevel INFO shows banners): the reason, not just "Permission denied".
+timeout "${SSH_TIMEOUT:-30}" sshpass -p "$PASSWORD" ssh -F /dev/null -T -o StrictHostKeyChecking=no \
+  -o UserKnownHostsFile=/dev/null -o LogLevel=INFO -o PreferredAuthentications=password \
+  -o NumberOfPasswordPrompts=1 -p "$MAIN_PORT" cfgfail@127.0.0.1 true >"$TMP/out" 2>"$TMP/err" || true
+if grep -q 'login refused: the configuration server could not be used' "$TMP/err"; then
+  pass "config server failure: the client is told why"
+else
+  fail "config server failure: the client should see the reason, stderr '$(show "$TMP/err")'"
+fi
 logged main 'CONFIG_SERVER_FAILED.*login refused: the configuration server failed.*answered HTTP 500' \
   "the failing config server is logged"
 pw "$MAIN_PORT" cfgbad "$PASSWORD" 'echo should-not-run'

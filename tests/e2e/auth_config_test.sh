@@ -292,6 +292,18 @@ logged main 'CONFIG_SERVER_FAILED.*docker.execution.imagePullPolicy: expected on
   "the invalid configuration is logged with its key"
 if alive "$SERVER_PID"; then pass "the daemon survived every failure"; else fail "the daemon died"; fi
 
+# HTTP keep-alive: the webhook and config server calls share connections (the test server speaks
+# HTTP/1.1 and keeps them; each GET /stats of this script is a connection of its own).
+read -r requests connections < <(stats "$AC_HTTP" | "$PYTHON" -c '
+import json, sys
+s = json.load(sys.stdin)
+print(sum(s["requests"].values()), s["connections"])')
+if ((connections < requests)); then
+  pass "keep-alive: $requests webhook calls went over $connections connections"
+else
+  fail "keep-alive: $requests webhook calls needed $connections connections (no reuse)"
+fi
+
 violations=$(stats "$AC_HTTP" | "$PYTHON" -c 'import json,sys; v=json.load(sys.stdin)["violations"]; print(len(v)); [print(x, file=sys.stderr) for x in v]')
 if [[ "$violations" == 0 ]]; then
   pass "every request carried exactly ContainerSSH's fields, with the right shapes and values"

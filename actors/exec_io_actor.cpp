@@ -1,3 +1,4 @@
+#include "actors/stdin_batch.hpp"
 #include "actors/exec_io_actor.hpp"
 
 #include <algorithm>
@@ -203,9 +204,7 @@ void write_more(self_ptr self) {
     return;
   }
   st.writing = true;
-  std::string chunk = std::move(st.stdin_queue.front());
-  st.stdin_queue.pop_front();
-  st.stdin_queued -= chunk.size();
+  std::string chunk = take_stdin_batch(st.stdin_queue, st.stdin_queued);
   st.writing_bytes = chunk.size();
   auto me = handle_of(self);
   st.stream->async_write(std::move(chunk), [me](result<void> r) {

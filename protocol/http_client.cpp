@@ -1,4 +1,4 @@
-// One HTTP request/response on a fresh connection (async_call).
+// One HTTP request/response (async_call), on a pooled keep-alive connection when one is idle.
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -26,20 +26,36 @@ class call_exchange final : public exchange {
  public:
   call_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, response_handler done)
       : exchange(std::move(core), ep, std::move(req)), done_(std::move(done)) {}
+  call_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, response_handler done,
+                std::unique_ptr<connection_pool::idle_connection> reused)
+      : exchange(std::move(core), ep, std::move(req), std::move(reused)), done_(std::move(done)) {}
 
   /// The reactor refused to queue us: report without ever having touched the network.
   void refuse() { finish(reactor_stopped(request_line())); }
 
  private:
   void on_connected() override {
-    msg_ = build_message();
-    // Every call uses its own connection; say so, so the peer closes instead of lingering.
-    msg_.set(beast_http::field::connection, "close");
+    // HTTP/1.1 keeps the connection open by default: after the answer it goes back to the
+    // reactor's pool for the next call to this endpoint. Built once: a retry resends it.
+    if (!built_) msg_ = build_message();
+    built_ = true;
     auto self = std::static_pointer_cast<call_exchange>(shared_from_this());
     beast_http::async_write(stream_, msg_, [self](const error_code& ec, std::size_t) {
-      if (ec) return self->finish(self->io_failure(phase::exchange, ec, "sending the request"));
+      if (ec) {
+        if (self->peer_closed_idle(ec)) return self->reconnect();
+        return self->finish(self->io_failure(phase::exchange, ec, "sending the request"));
+      }
       self->read_response();
     });
+  }
+
+  /// A pooled connection that fails before any byte of the answer was closed by the peer
+  /// while idle (a race the pool's check cannot rule out): worth one fresh attempt.
+  bool peer_closed_idle(const error_code& ec) const {
+    if (!reused() || aborted() || buf_.size() > 0) return false;
+    return ec == boost::beast::http::error::end_of_stream || ec == boost::asio::error::eof ||
+           ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe ||
+           ec == boost::asio::error::connection_aborted;
   }
 
   void read_response() {
@@ -53,6 +69,7 @@ class call_exchange final : public exchange {
     // (eager) full-message read sees header and body bytes in one buffer, and then fails only
     // at EOF with "partial message". A header-only read reports it reliably.
     beast_http::async_read_header(stream_, buf_, *parser_, [self](const error_code& ec, std::size_t) {
+      if (ec && self->peer_closed_idle(ec) && !self->parser_->got_some()) return self->reconnect();
       if (ec) return self->finish(self->read_failure(ec));
       if (self->parser_->is_done()) return self->finish(self->to_response());
       beast_http::async_read(self->stream_, self->buf_, *self->parser_, [self](const error_code& ec2, std::size_t) {
@@ -71,6 +88,7 @@ class call_exchange final : public exchange {
   }
 
   response to_response() {
+    keep_alive_ = parser_->keep_alive();
     auto msg = parser_->release();
     response out;
     out.status = msg.result_int();
@@ -82,13 +100,21 @@ class call_exchange final : public exchange {
   void on_failed(failure f) override { finish(std::move(f)); }
 
   void finish(result<response> outcome) {
+    bool aborted_before = aborted();
     if (!finish_io()) return;
-    stream_.close();
+    if (outcome.ok() && keep_alive_ && !aborted_before && buf_.size() == 0) {
+      core_->pool.put(pool_key(ep_), std::unique_ptr<connection_pool::idle_connection>(
+                                         new connection_pool::idle_connection{strand_, std::move(stream_), {}}));
+    } else {
+      stream_.close();
+    }
     auto done = std::move(done_);
     done(std::move(outcome));
   }
 
   response_handler done_;
+  bool built_ = false;
+  bool keep_alive_ = false;  // the answer allows another request on this connection
   beast_http::request<beast_http::string_body> msg_;
   boost::beast::flat_buffer buf_;
   std::optional<beast_http::response_parser<beast_http::string_body>> parser_;
@@ -200,7 +226,12 @@ void async_call(reactor& r, const endpoint& ep, request req, response_handler do
     if (!core->post(core->ioc.get_executor(), report)) report();
     return;
   }
-  auto op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done));
+  std::shared_ptr<call_exchange> op;
+  if (auto idle = core->pool.take(pool_key(prepared.value()))) {
+    op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done), std::move(idle));
+  } else {
+    op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done));
+  }
   if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
 }
 

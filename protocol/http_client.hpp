@@ -75,8 +75,9 @@ struct response {
 
 using response_handler = std::function<void(result<response>)>;
 
-/// Performs one request on a fresh connection. Errors (connect refused, timeout, malformed
-/// response) arrive as failures naming the endpoint and the request line.
+/// Performs one request, on an idle keep-alive connection to the same endpoint when the
+/// reactor has one (HTTP/1.1; the answer decides whether the connection is kept), else on a
+/// fresh one. Errors (connect refused, timeout, malformed response) arrive as failures naming the endpoint and the request line.
 void async_call(reactor& r, const endpoint& ep, request req, response_handler done);
 
 /// Receives a response body piece by piece as it arrives (on a reactor thread).

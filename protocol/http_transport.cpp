@@ -4,6 +4,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <sys/socket.h>
+#include <cerrno>
 #include <type_traits>
 
 #include "common/log.hpp"
@@ -17,6 +19,21 @@ namespace {
 // stop() waits this long for cancelled operations to deliver their callbacks before it gives up
 // on them (a callback that blocks must not hang shutdown forever).
 constexpr std::chrono::seconds drain_timeout{10};
+
+// Keep-alive: how long an idle connection is kept, and how many per endpoint. Servers close
+// idle connections on their own schedule (Go's net/http after its IdleTimeout, nginx after
+// 75 s); a short keep keeps the odds of taking a connection the peer is closing small, and a
+// call that loses that race anyway retries once on a fresh connection.
+constexpr std::chrono::seconds idle_keep{10};
+constexpr std::size_t idle_per_endpoint = 8;
+
+/// True while the peer has neither closed nor sent anything on an idle connection.
+bool still_idle(int fd) {
+  if (fd < 0) return false;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 void run_loop(reactor_core& core) {
   // A throwing callback must not take the whole reactor down with std::terminate.
@@ -71,6 +88,7 @@ void reactor::stop() {
   // From one of our own threads the callbacks we would wait for may need this very thread.
   if (!on_own_thread) core.wait_drained(drain_timeout);
   core.mark_stopped();
+  core.pool.close_all();
   impl_->guard.reset();
   if (on_own_thread) {
     core.ioc.stop();
@@ -111,6 +129,15 @@ void any_stream::close() {
         }
       },
       sock_);
+}
+
+void any_stream::replace_with(any_stream&& other) {
+  std::visit(
+      [this](auto& s) {
+        using socket_type = std::decay_t<decltype(s)>;
+        sock_.template emplace<socket_type>(std::move(s));
+      },
+      other.sock_);
 }
 
 any_stream::tcp_socket* any_stream::as_tcp() {
@@ -182,6 +209,74 @@ failure reactor_stopped(const std::string& what) {
   return fail("HTTP_CANCELLED", what + ": cancelled because the HTTP reactor is stopping");
 }
 
+// --- connection_pool --------------------------------------------------------------------------
+
+connection_pool::connection_pool() = default;
+connection_pool::~connection_pool() = default;
+
+std::unique_ptr<connection_pool::idle_connection> connection_pool::take(const std::string& key) {
+  std::vector<std::unique_ptr<idle_connection>> stale;
+  std::unique_ptr<idle_connection> found;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    auto& list = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    while (!list.empty() && !found) {
+      auto conn = std::move(list.back());  // the most recently used is the likeliest alive
+      list.pop_back();
+      auto* sock = conn->stream.as_unix();
+      int fd = sock ? sock->native_handle() : (conn->stream.as_tcp() ? conn->stream.as_tcp()->native_handle() : -1);
+      if (now - conn->since < idle_keep && still_idle(fd)) {
+        found = std::move(conn);
+      } else {
+        stale.push_back(std::move(conn));
+      }
+    }
+    if (list.empty()) idle_.erase(it);
+  }
+  for (auto& conn : stale) conn->stream.close();
+  return found;
+}
+
+void connection_pool::put(const std::string& key, std::unique_ptr<idle_connection> conn) {
+  conn->since = std::chrono::steady_clock::now();
+  std::unique_ptr<idle_connection> evicted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) {
+      auto& list = idle_[key];
+      if (list.size() >= idle_per_endpoint) {
+        evicted = std::move(list.front());
+        list.erase(list.begin());
+      }
+      list.push_back(std::move(conn));
+    } else {
+      evicted = std::move(conn);
+    }
+  }
+  if (evicted) evicted->stream.close();
+}
+
+void connection_pool::close_all() {
+  std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    all.swap(idle_);
+  }
+  for (auto& [key, list] : all) {
+    for (auto& conn : list) conn->stream.close();
+  }
+}
+
+std::string pool_key(const endpoint& ep) {
+  std::string key = ep.describe();
+  if (ep.tls) key += "|tls@" + std::to_string(reinterpret_cast<std::uintptr_t>(ep.tls_ctx.get()));
+  return key;
+}
+
 // --- exchange ---------------------------------------------------------------------------------
 
 exchange::exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req)
@@ -192,6 +287,18 @@ exchange::exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, reque
       req_(std::move(req)),
       resolver_(strand_),
       deadline_(strand_) {}
+
+exchange::exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req,
+                   std::unique_ptr<connection_pool::idle_connection> reused)
+    : core_(std::move(core)),
+      strand_(reused->strand),
+      stream_(std::move(reused->stream)),
+      ep_(ep),
+      req_(std::move(req)),
+      resolver_(strand_),
+      deadline_(strand_) {
+  reused_ = true;
+}
 
 exchange::~exchange() { core_->untrack(track_id_); }
 
@@ -233,6 +340,19 @@ void exchange::start() {
   }
   arm_deadline();
   if (req_.cancel) req_.cancel->attach(weak_from_this());
+  if (reused_) return on_connected();
+  connect();
+}
+
+void exchange::reconnect() {
+  reused_ = false;
+  stream_.close();
+  stream_.replace_with(make_stream(strand_, ep_));
+  if (aborted()) return on_failed(io_failure(phase::connect, asio::error::operation_aborted, "connect"));
+  connect();
+}
+
+void exchange::connect() {
   auto self = shared_from_this();
   if (auto* sock = stream_.as_unix()) {
     sock->async_connect(asio::local::stream_protocol::endpoint(ep_.socket_path), [self](const error_code& ec) {

@@ -43,11 +43,36 @@ struct cancellable {
   virtual void abandon() { cancel(); }
 };
 
+class any_stream;
+
+/// Idle keep-alive connections, per endpoint: a call that finished with a reusable connection
+/// leaves it here and the next call to the same endpoint takes it instead of connecting (and,
+/// for HTTPS, instead of a new TLS handshake). Thread-safe.
+class connection_pool {
+ public:
+  /// A connection and the strand its socket was made on (its handlers must keep running there).
+  struct idle_connection;
+  connection_pool();
+  ~connection_pool();
+  /// A live idle connection to `key`, or nothing. Connections idle too long, or that the peer
+  /// closed (or sent anything unasked) while idle, are dropped here.
+  std::unique_ptr<idle_connection> take(const std::string& key);
+  void put(const std::string& key, std::unique_ptr<idle_connection> conn);
+  /// Closes every idle connection; later put()s close theirs at once (the reactor is stopping).
+  void close_all();
+
+ private:
+  std::mutex mu_;
+  bool closed_ = false;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> idle_;
+};
+
 /// The io_context and the list of live operations. Shared (not owned by `reactor` alone) so that
 /// an operation or stream outliving the reactor object never touches a destroyed io_context.
 class reactor_core {
  public:
   asio::io_context ioc;
+  connection_pool pool;
 
   /// Queues fn on ex, unless the reactor has stopped (no thread would ever run it): then false.
   template <class Executor, class Fn>
@@ -119,6 +144,8 @@ class any_stream {
   /// `done` may run before this returns (plain sockets) or later on the strand (TLS).
   void async_shutdown_send(std::function<void(error_code)> done);
   void close();
+  /// Becomes `other` (a fresh socket for a retry); TLS streams cannot be move-assigned.
+  void replace_with(any_stream&& other);
   /// The socket to connect: the TCP socket itself or the one under TLS.
   tcp_socket* as_tcp();
   unix_socket* as_unix() { return std::get_if<unix_socket>(&sock_); }
@@ -131,6 +158,16 @@ class any_stream {
  private:
   std::variant<unix_socket, tcp_socket, tls_stream> sock_;
 };
+
+struct connection_pool::idle_connection {
+  strand_type strand;
+  any_stream stream;
+  std::chrono::steady_clock::time_point since;
+};
+
+/// The pool key of an endpoint: its address and, for TLS, its settings (a connection made with
+/// one client certificate must not serve a client configured with another).
+std::string pool_key(const endpoint& ep);
 
 /// What an exchange was doing when an I/O error struck; picks the failure code.
 enum class phase { connect, tls_handshake, exchange };
@@ -154,7 +191,15 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
 
  protected:
   exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req);
+  /// Continues on an idle keep-alive connection instead of connecting (see connection_pool).
+  exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req,
+           std::unique_ptr<connection_pool::idle_connection> reused);
   virtual void on_connected() = 0;
+  /// True while the exchange runs on a connection taken from the pool.
+  bool reused() const { return reused_; }
+  /// The pooled connection failed before any answer (the peer had closed it meanwhile): drop
+  /// it and connect afresh, once. The deadline keeps running.
+  void reconnect();
   virtual void on_failed(failure f) = 0;
 
   /// "<endpoint>: <METHOD target>"
@@ -179,7 +224,10 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
   enum class abort_reason { none, timeout, cancelled, abandoned };
   void abort(abort_reason why);
   void arm_deadline();
+  void connect();
   void after_connect();
+
+  bool reused_ = false;
 
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer deadline_;

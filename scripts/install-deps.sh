@@ -22,6 +22,8 @@ PACKAGES=(
   # a real load balancer in front of two instances (PROXY protocol v2, health checks); the tests
   # run their own haproxy processes, the packaged service is not used
   haproxy
+  # the benchmark's reference peer: OpenSSH sshd started by bench/run.py itself on a free port
+  openssh-server
   # promtool, which checks /metrics in the observability tests. Debian ships it in prometheus
   # (about 100 MB). In a container (policy-rc.d) no service starts; on a systemd host the package
   # also enables a Prometheus server on :9090 (`systemctl disable --now prometheus` if unwanted).

@@ -4,7 +4,7 @@ end-to-end tests. It checks every field of every request it gets, and behaves pe
 that one server covers success, refusal and every failure mode.
 
 Endpoints (under any prefix): POST .../password, .../pubkey, .../authz, .../config.
-GET /stats answers {"requests": {"<endpoint> <user>": n}, "violations": [...]}.
+GET /stats answers {"requests": {"<endpoint> <user>": n}, "violations": [...], "connections": n}.
 
 Users (password "open-sesame-42" unless said otherwise):
   alice      success; returns metadata (team, a sensitive token), environment (one sensitive) and
@@ -124,6 +124,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - silence the default access log
         pass
 
+    def setup(self):
+        super().setup()
+        with self.server.lock:  # one per TCP connection: shows whether clients keep them alive
+            self.server.connections += 1
+
     def reply(self, status, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
@@ -137,7 +142,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/stats"):
             with self.server.lock:
-                self.reply(200, {"requests": self.server.counts, "violations": self.server.violations})
+                self.reply(200, {"requests": self.server.counts, "violations": self.server.violations,
+                                 "connections": self.server.connections})
         else:
             self.reply(200, {"status": "ok"})
 
@@ -251,6 +257,7 @@ def main():
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.lock = threading.Lock()
     server.counts = {}
+    server.connections = 0
     server.violations = []
     server.alt_image = args.alt_image
     server.alice_key = ""

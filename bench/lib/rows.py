@@ -1,0 +1,373 @@
+"""The benchmark's rows. Each returns a dict of numbers; targets() judges them, print_table() shows them."""
+import asyncio
+import os
+import resource
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+import procstat
+from servers import PASSWORD, USER, Engine
+
+DEVNULL = subprocess.DEVNULL
+
+
+@dataclass
+class Context:
+    session: object
+    connection: object
+    peer: object
+    engine: Engine
+    sizes: dict
+    smoke: bool
+
+
+def machine():
+    docker = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
+                            text=True).stdout.strip()
+    return {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()[0], "kernel": os.uname().release,
+            "docker": docker}
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(times):
+    return {"p50": percentile(times, 50), "p95": percentile(times, 95), "n": len(times)}
+
+
+def timed(argv, stdin=None, expect=None):
+    """Runs argv to completion; returns its wall time, or raises with its output when it failed."""
+    started = time.perf_counter()
+    proc = subprocess.run(argv, stdin=stdin if stdin is not None else DEVNULL, capture_output=expect is not None,
+                          stdout=None if expect is not None else DEVNULL, text=expect is not None)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0 or (expect is not None and proc.stdout.strip() != expect):
+        raise RuntimeError(f"bench: {' '.join(argv[:8])}... failed (exit {proc.returncode})")
+    return elapsed
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# --- row 1 ----------------------------------------------------------------------------------------
+def session_start(ctx):
+    """`ssh host true` on a new connection (password, session mode) vs `docker run --rm` vs sshd peer."""
+    paths = {"containerssh": ctx.session.ssh("true"), "engine_floor": ctx.engine.run("true")}
+    if ctx.peer:
+        paths["sshd_peer"] = ctx.peer.ssh("true")
+    for argv in paths.values():  # warm caches (image layers, host keys) before measuring
+        timed(argv)
+    times = {name: [] for name in paths}
+    for _ in range(ctx.sizes["start_runs"]):
+        for name, argv in paths.items():  # interleaved, so drift hits all paths alike
+            times[name].append(timed(argv))
+    row = {name: summary(t) for name, t in times.items()}
+    row["ratio_vs_floor_p50"] = ratio(row["containerssh"]["p50"], row["engine_floor"]["p50"])
+    if "sshd_peer" in row:
+        row["speedup_vs_peer_p50"] = ratio(row["sshd_peer"]["p50"], row["containerssh"]["p50"])
+    return row
+
+
+# --- row 2 ----------------------------------------------------------------------------------------
+def second_session(ctx):
+    """A new session on an open connection (connection mode, OpenSSH multiplexing) vs `docker exec`."""
+    control = os.path.join(tempfile.mkdtemp(prefix="cssh-bench-mux-"), "ctl")
+    master = subprocess.Popen(ctx.connection.ssh("", extra=("-M", "-S", control, "-N", "-o", "ControlPersist=no"))[:-1],
+                              stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
+    deadline = time.time() + 30
+    while not os.path.exists(control):
+        if time.time() > deadline or master.poll() is not None:
+            raise RuntimeError("bench: the multiplexing master connection did not come up")
+        time.sleep(0.05)
+    mux = ctx.connection.ssh("true", extra=("-S", control, "-o", "ControlMaster=no"))[3:]  # no sshpass needed
+    container = ctx.engine.start_long_running()
+    try:
+        timed(mux)  # the first session creates the connection's container
+        timed(ctx.engine.exec(container, "true"))
+        times = {"containerssh": [], "docker_exec": []}
+        for _ in range(ctx.sizes["second_runs"]):
+            times["containerssh"].append(timed(mux))
+            times["docker_exec"].append(timed(ctx.engine.exec(container, "true")))
+    finally:
+        master.terminate()
+        master.wait(10)
+        Engine.remove(container)
+    row = {name: summary(t) for name, t in times.items()}
+    row["ratio_vs_docker_exec_p50"] = ratio(row["containerssh"]["p50"], row["docker_exec"]["p50"])
+    return row
+
+
+# --- row 3 ----------------------------------------------------------------------------------------
+def _stream(argv, direction, nbytes):
+    if direction == "stdout":
+        return timed(argv)
+    source = subprocess.Popen(["head", "-c", str(nbytes), "/dev/zero"], stdout=subprocess.PIPE)
+    try:
+        return timed(argv, stdin=source.stdout)
+    finally:
+        source.stdout.close()
+        source.wait()
+
+
+def throughput(ctx):
+    """nbytes through stdout (`head -c`) and stdin (`cat`), net of each path's own start time."""
+    nbytes = ctx.sizes["stream_mb"] * 1_000_000
+    commands = {"stdout": f"head -c {nbytes} /dev/zero", "stdin": "cat > /dev/null"}
+    makers = {"containerssh": ctx.session.ssh, "engine_floor": lambda c: ctx.engine.run(c, interactive=True)}
+    if ctx.peer:
+        makers["sshd_peer"] = ctx.peer.ssh
+    start = {name: percentile([timed(make("true")) for _ in range(3)], 50) for name, make in makers.items()}
+    dockerd = procstat.pid_of("dockerd")
+    row = {"megabytes": ctx.sizes["stream_mb"], "start_s": start}
+    repeats = 1 if ctx.smoke else 3
+    for direction, command in commands.items():
+        row[direction] = {}
+        for name, make in makers.items():
+            walls, daemon_cpu, dockerd_cpu = [], 0.0, 0.0
+            for _ in range(repeats):
+                cpu0 = procstat.cpu_seconds(ctx.session.proc.pid)
+                d0 = procstat.cpu_seconds(dockerd) if dockerd else 0.0
+                walls.append(_stream(make(command), direction, nbytes))
+                daemon_cpu += procstat.cpu_seconds(ctx.session.proc.pid) - cpu0
+                dockerd_cpu += (procstat.cpu_seconds(dockerd) - d0) if dockerd else 0.0
+            wall = percentile(walls, 50)
+            net = max(wall - start[name], 1e-3)
+            entry = {"wall_s": wall, "mb_per_s": nbytes / 1e6 / net,
+                     "dockerd_cpu_s_per_gb": dockerd_cpu / repeats / (nbytes / 1e9)}
+            if name == "containerssh":
+                entry["daemon_cpu_s_per_gb"] = daemon_cpu / repeats / (nbytes / 1e9)
+            row[direction][name] = entry
+        ours, floor = row[direction]["containerssh"]["mb_per_s"], row[direction]["engine_floor"]["mb_per_s"]
+        row[direction]["ratio_vs_floor"] = ratio(ours, floor)
+        if ctx.peer:
+            row[direction]["ratio_vs_peer"] = ratio(ours, row[direction]["sshd_peer"]["mb_per_s"])
+    return row
+
+
+# --- row 4 ----------------------------------------------------------------------------------------
+def _burst(argv_for, count):
+    """Starts count clients at once; returns (successes, per-client wall times)."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen(argv_for(i), stdin=DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(count)]
+    walls, ok = [], 0
+    pending = dict(enumerate(procs))
+    while pending:
+        for i, p in list(pending.items()):
+            if p.poll() is not None:
+                walls.append(time.perf_counter() - started)
+                out, _ = p.communicate()
+                ok += p.returncode == 0 and out.strip() == f"ok{i}"
+                del pending[i]
+        time.sleep(0.005)
+    return ok, walls
+
+
+def concurrency(ctx):
+    """N simultaneous sessions doing small work: success, p95 start, daemon CPU and peak RSS."""
+    dockerd = procstat.pid_of("dockerd")
+    row = {}
+    for count in ctx.sizes["concurrency"]:
+        level = {}
+        targets = {"containerssh": (ctx.session.ssh, ctx.session.proc.pid, False)}
+        if ctx.peer:
+            targets["sshd_peer"] = (ctx.peer.ssh, ctx.peer.proc.pid, True)
+        for name, (make, pid, tree) in targets.items():
+            cpu = procstat.tree_cpu_seconds if tree else procstat.cpu_seconds
+            rss = procstat.tree_rss_kib if tree else procstat.rss_kib
+            cpu0 = cpu(pid)
+            d0 = procstat.cpu_seconds(dockerd) if dockerd else 0.0
+            with procstat.PeakSampler(lambda: rss(pid)) as peak:
+                ok, walls = _burst(lambda i: make(f"echo ok{i}"), count)
+            daemon_cpu = cpu(pid) - cpu0
+            dockerd_cpu = (procstat.cpu_seconds(dockerd) - d0) if dockerd else None
+            level[name] = {"success_rate": ok / count, "p50_s": percentile(walls, 50), "p95_s": percentile(walls, 95),
+                           "daemon_cpu_s": daemon_cpu, "daemon_cpu_s_per_session": daemon_cpu / count,
+                           "peak_rss_kib": peak.peak, "dockerd_cpu_s": dockerd_cpu,
+                           "dockerd_cpu_s_per_session": dockerd_cpu / count if dockerd_cpu is not None else None}
+        row[str(count)] = level
+    return row
+
+
+# --- row 5 ----------------------------------------------------------------------------------------
+async def _idle(port, count, batch, pid):
+    """Opens count connections in waves of batch, measures the daemon, closes them."""
+    import asyncssh
+
+    conns = []
+    started = time.perf_counter()
+    for first in range(0, count, batch):
+        wave = [asyncssh.connect("127.0.0.1", port=port, username=USER, password=PASSWORD, known_hosts=None,
+                                 encryption_algs=["aes128-gcm@openssh.com"])
+                for _ in range(first, min(count, first + batch))]
+        conns.extend(await asyncio.gather(*wave))
+    open_s = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    rss, threads = procstat.rss_kib(pid), procstat.threads(pid)
+    for c in conns:
+        c.close()
+    await asyncio.gather(*(c.wait_closed() for c in conns))
+    return open_s, rss, threads
+
+
+def idle_connections(ctx):
+    """N authenticated connections with no channel (session mode: no container): RSS and threads each."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    count = min(ctx.sizes["idle_connections"], hard - 100)
+    pid = ctx.session.proc.pid
+    time.sleep(0.5)
+    base_rss, base_threads = procstat.rss_kib(pid), procstat.threads(pid)
+    open_s, rss, threads = asyncio.run(_idle(ctx.session.port, count, 50, pid))
+    time.sleep(1.0)
+    return {"connections": count, "open_s": open_s, "base_rss_kib": base_rss, "rss_kib": rss,
+            "rss_kib_per_connection": (rss - base_rss) / count, "threads_per_connection": (threads - base_threads) / count,
+            "rss_kib_after_close": procstat.rss_kib(pid), "threads_after_close": procstat.threads(pid)}
+
+
+# --- row 6 ----------------------------------------------------------------------------------------
+def overhead(rows):
+    """The daemon's CPU next to dockerd's: per session (row 4, largest level) and per GB (row 3)."""
+    out = {}
+    levels = rows.get("concurrency", {})
+    if levels:
+        top = levels[max(levels, key=int)]["containerssh"]
+        out["sessions"] = int(max(levels, key=int))
+        out["daemon_cpu_ms_per_session"] = top["daemon_cpu_s_per_session"] * 1000
+        if top["dockerd_cpu_s_per_session"]:
+            out["dockerd_cpu_ms_per_session"] = top["dockerd_cpu_s_per_session"] * 1000
+            out["daemon_vs_dockerd_per_session"] = top["daemon_cpu_s_per_session"] / top["dockerd_cpu_s_per_session"]
+    stream = rows.get("throughput")
+    if stream:
+        for direction in ("stdout", "stdin"):
+            ours = stream[direction]["containerssh"]
+            out[f"daemon_cpu_s_per_gb_{direction}"] = ours["daemon_cpu_s_per_gb"]
+            out[f"dockerd_cpu_s_per_gb_{direction}"] = ours["dockerd_cpu_s_per_gb"]
+    return out
+
+
+# --- judging and printing -------------------------------------------------------------------------
+ROW_NAMES = {1: "session_start", 2: "second_session", 3: "throughput", 4: "concurrency", 5: "idle", 6: "overhead"}
+
+
+def problems(rows, wanted, peer_expected):
+    """What --check reports: a requested row missing or empty, a failed session, a peer column absent."""
+    found = []
+    for number in sorted(wanted):
+        name = ROW_NAMES.get(number)
+        if name and not rows.get(name):
+            found.append(f"row {number} ({name}) produced nothing")
+    for count, level in rows.get("concurrency", {}).items():
+        for who, v in level.items():
+            if v["success_rate"] != 1.0:
+                found.append(f"row 4: {count} concurrent sessions through {who}: success rate {v['success_rate']:.2f}")
+    if peer_expected and rows.get("session_start") and "sshd_peer" not in rows["session_start"]:
+        found.append("row 1: the sshd peer was not measured")
+    idle = rows.get("idle")
+    if idle and not idle["rss_kib"] > 0:
+        found.append("row 5: no RSS reading")
+    return found
+
+
+def targets(rows, smoke):
+    """Each target of issue 11 with its measured value and whether it is met (not judged in smoke)."""
+    checks = []
+
+    def add(name, value, goal, met):
+        checks.append({"target": name, "value": value, "goal": goal,
+                       "met": None if smoke or value is None else bool(met)})
+
+    start = rows.get("session_start", {})
+    if start:
+        r = start.get("ratio_vs_floor_p50")
+        add("session start p50 / engine floor", r, "<= 1.15", r is not None and r <= 1.15)
+        s = start.get("speedup_vs_peer_p50")
+        add("sshd peer p50 / session start p50", s, ">= 2.0", s is not None and s >= 2.0)
+    stream = rows.get("throughput", {})
+    for direction in ("stdout", "stdin"):
+        if direction in stream:
+            r = stream[direction].get("ratio_vs_floor")
+            add(f"{direction} throughput / engine floor", r, ">= 0.95", r is not None and r >= 0.95)
+            p = stream[direction].get("ratio_vs_peer")
+            if p is not None:
+                add(f"{direction} throughput / sshd peer", p, ">= 1.0", p >= 1.0)
+    levels = rows.get("concurrency", {})
+    if levels:
+        top = max(levels, key=int)
+        rate = levels[top]["containerssh"]["success_rate"]
+        add(f"{top} concurrent sessions succeed", rate, "== 1.0", rate == 1.0)
+    idle = rows.get("idle", {})
+    if idle:
+        v = idle["rss_kib_per_connection"]
+        add("RSS per idle connection (KiB)", v, "< 195 (200 KB)", v < 195.3)
+    over = rows.get("overhead", {})
+    if "daemon_vs_dockerd_per_session" in over:
+        v = over["daemon_vs_dockerd_per_session"]
+        add("daemon CPU per session / dockerd's", v, "< 0.05", v < 0.05)
+    return checks
+
+
+def _fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}{unit}"
+    return f"{v}{unit}"
+
+
+def print_table(results):
+    rows = results["rows"]
+    print(f"\nbenchmark ({'SMOKE: tiny sizes, numbers mean nothing' if results['smoke'] else 'full'}) "
+          f"on {results['machine']['cpus']} CPUs, load {results['machine']['loadavg_at_start']:.2f}, "
+          f"docker {results['machine']['docker']}")
+    if "session_start" in rows:
+        r = rows["session_start"]
+        print("\n1. session start (s)          p50      p95")
+        for name in ("containerssh", "engine_floor", "sshd_peer"):
+            if name in r:
+                print(f"   {name:24} {_fmt(r[name]['p50']):>8} {_fmt(r[name]['p95']):>8}")
+        print(f"   ratio vs floor {_fmt(r.get('ratio_vs_floor_p50'))}   speed-up vs peer {_fmt(r.get('speedup_vs_peer_p50'))}")
+    if "second_session" in rows:
+        r = rows["second_session"]
+        print("\n2. second session on an open connection (s)   p50      p95")
+        for name in ("containerssh", "docker_exec"):
+            print(f"   {name:40} {_fmt(r[name]['p50']):>8} {_fmt(r[name]['p95']):>8}")
+        print(f"   ratio vs docker exec {_fmt(r.get('ratio_vs_docker_exec_p50'))}")
+    if "throughput" in rows:
+        r = rows["throughput"]
+        print(f"\n3. throughput, {r['megabytes']} MB (MB/s, net of start)")
+        for direction in ("stdout", "stdin"):
+            d = r[direction]
+            cells = "  ".join(f"{n}={_fmt(d[n]['mb_per_s'])}" for n in ("containerssh", "engine_floor", "sshd_peer")
+                              if n in d)
+            print(f"   {direction:6} {cells}  ratio vs floor {_fmt(d.get('ratio_vs_floor'))}"
+                  f"  vs peer {_fmt(d.get('ratio_vs_peer'))}")
+    if "concurrency" in rows:
+        print("\n4. concurrency           success  p50 s   p95 s   daemon CPU s  peak RSS MiB  dockerd CPU s")
+        for count, level in rows["concurrency"].items():
+            for name, v in level.items():
+                print(f"   {count:>4} {name:16} {v['success_rate']:7.2f} {_fmt(v['p50_s']):>7} {_fmt(v['p95_s']):>7}"
+                      f" {_fmt(v['daemon_cpu_s']):>12} {v['peak_rss_kib'] / 1024:12.1f} {_fmt(v['dockerd_cpu_s']):>13}")
+    if "idle" in rows:
+        r = rows["idle"]
+        print(f"\n5. idle: {r['connections']} connections opened in {r['open_s']:.1f}s: "
+              f"{r['rss_kib_per_connection']:.1f} KiB RSS and {r['threads_per_connection']:.2f} threads each "
+              f"(RSS {r['base_rss_kib'] / 1024:.1f} -> {r['rss_kib'] / 1024:.1f} MiB, "
+              f"{r['rss_kib_after_close'] / 1024:.1f} MiB after closing)")
+    if "overhead" in rows:
+        r = rows["overhead"]
+        print("\n6. daemon CPU overhead")
+        for k, v in r.items():
+            print(f"   {k:36} {_fmt(v)}")
+    print("\ntargets (issue 11)")
+    for t in results["targets"]:
+        verdict = "n/a (smoke)" if t["met"] is None else ("MET" if t["met"] else "MISSED")
+        print(f"   {t['target']:40} {_fmt(t['value']):>10}  goal {t['goal']:16} {verdict}")

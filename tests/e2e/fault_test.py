@@ -32,7 +32,6 @@ import base64
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket

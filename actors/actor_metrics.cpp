@@ -1,5 +1,7 @@
 #include "actors/actor_metrics.hpp"
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 
@@ -91,11 +93,22 @@ caf::behavior observe_behavior(caf::behavior inner, caf::scheduled_actor* self, 
 
 namespace cssh::actors {
 
+namespace {
+std::atomic<long> live_connections{0};
+}  // namespace
+
 void count_ssh_connection(caf::scheduled_actor* self) {
   auto& m = metrics::server();
   m.ssh_connections.inc();
   m.ssh_current_connections.inc();
-  self->attach_functor([&m] { m.ssh_current_connections.dec(); });
+  live_connections.fetch_add(1);
+  self->attach_functor([&m] {
+    m.ssh_current_connections.dec();
+    // Idle again: hand what the finished connections freed back to the system. glibc keeps it in
+    // the per-thread arenas of the session threads otherwise, and RSS would stay above the idle
+    // baseline after a burst of connections (tests/e2e/fault_test.py, "kills", checks the return).
+    if (live_connections.fetch_sub(1) == 1) malloc_trim(0);
+  });
 }
 
 }  // namespace cssh::actors

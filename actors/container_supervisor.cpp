@@ -1,6 +1,8 @@
 #include "actors/container_supervisor.hpp"
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "actors/actor_metrics.hpp"
@@ -34,6 +36,42 @@ struct supervisor_state {
   std::map<std::string, resource_limits::slot> slots;
   bool shutting_down = false;
 };
+
+// Background retries of a failed removal: 1 s, doubling to 10 s, for about 20 minutes.
+constexpr int removal_retries = 125;
+constexpr std::chrono::milliseconds removal_retry_first{1000};
+constexpr std::chrono::milliseconds removal_retry_max{10000};
+
+/// Retries a removal that failed (typically: the Docker Engine was unreachable) until it works,
+/// the container is gone (404 counts as removed), the server stops, or the retries run out.
+/// Without this a session cut by an Engine outage left its container running until the next
+/// start-up's orphan reaping (found by tests/e2e/fault_test.py, "outage"). Runs on the Engine's
+/// reactor, detached from the supervisor, which may quit meanwhile; the weak pointer lets the
+/// server's shutdown end it.
+void keep_removing(std::weak_ptr<docker::engine> weak, std::string id, std::string connection_id, int attempt) {
+  auto e = weak.lock();
+  if (!e) return;
+  auto delay = std::min(removal_retry_max, removal_retry_first * (1 << std::min(attempt, 4)));
+  e->after(delay, [weak, id, connection_id, attempt](bool fired) {
+    auto e = weak.lock();
+    if (!fired || !e) return;
+    e->remove_container(id, [weak, id, connection_id, attempt](result<void> r) {
+      if (r) {
+        metrics::server().containers_active.dec();
+        log::notice("DOCKER_CONTAINER_REMOVED_LATE", "container removed after earlier failures",
+                    {{"connectionId", connection_id}, {"containerId", id}, {"attempts", attempt + 2}});
+        return;
+      }
+      if (attempt + 1 >= removal_retries) {
+        log::error("DOCKER_CONTAINER_ABANDONED",
+                   "gave up removing container " + id + " (the next start-up removes it): " + r.error().message,
+                   {{"connectionId", connection_id}, {"containerId", id}});
+        return;
+      }
+      keep_removing(weak, id, connection_id, attempt + 1);
+    });
+  });
+}
 
 void remove_container(supervisor_impl::stateful_pointer<supervisor_state> self, const std::string& id) {
   auto& st = self->state;
@@ -107,8 +145,10 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
           log::debug("DOCKER_CONTAINER_REMOVED", "container removed",
                      {{"connectionId", st.connection_id}, {"containerId", msg.id}});
         } else {
-          log::error("DOCKER_CONTAINER_REMOVE_FAILED", "could not remove container " + msg.id + ": " + msg.error,
+          log::error("DOCKER_CONTAINER_REMOVE_FAILED",
+                     "could not remove container " + msg.id + " (retrying in the background): " + msg.error,
                      {{"connectionId", st.connection_id}, {"containerId", msg.id}});
+          keep_removing(st.context->engine, msg.id, st.connection_id, 0);
         }
         quit_if_done(self);
       },

@@ -194,7 +194,8 @@ void validate_client(R& r, const webhook_client_config& w, const std::string& at
   if (w.url.empty())
     r.error(at + ".url", "required " + when);
   else if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
-    r.error(at + ".url", "must start with http:// or https://, got " + nlohmann::json(w.url).dump());
+    r.error(at + ".url", "must start with http:// or https://, got " +
+                                 nlohmann::json(w.url).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (!w.cert.empty() && w.key.empty()) r.error(at + ".key", "required when cert is set");
   if (w.cert.empty() && !w.key.empty()) r.error(at + ".cert", "required when key is set");
   if (w.timeout.count() <= 0) r.error(at + ".timeout", "must be more than 0");

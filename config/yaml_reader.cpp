@@ -68,7 +68,9 @@ std::string yaml_reader::describe(const YAML::Node& node) {
       // Cut long values: a misplaced PEM key should not end up whole in a log line.
       std::string s = node.Scalar();
       if (s.size() > 40) s = s.substr(0, 37) + "...";
-      return nlohmann::json(s).dump();
+      // replace, not throw: the value may be invalid UTF-8, or the cut may split a character; a
+      // throwing dump ended the server instead of reporting the error (tests/fuzz/fuzz_config_yaml).
+      return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     default: return "nothing";
   }

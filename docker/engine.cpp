@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/log.hpp"
+#include "docker/engine_answers.hpp"
 #include "docker/pull_progress.hpp"
 
 namespace cssh::docker {
@@ -53,7 +54,8 @@ struct engine::call_spec {
 
 namespace {
 
-constexpr std::size_t max_error_text = 512;
+using answers::bad_answer;
+using answers::engine_message;
 // The Engine answers /_ping without Api-Version only when it is older than API 1.25; the Docker
 // CLI falls back to this version then, and so do we (unless /version says more).
 constexpr const char* version_without_header = "1.24";
@@ -98,26 +100,10 @@ std::pair<std::string, std::string> split_reference(const std::string& image) {
   return {image, "latest"};
 }
 
-/// The Engine's {"message": ...}, else the raw body (shortened), else a placeholder.
-std::string engine_message(const std::string& body) {
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string()) {
-    return parsed["message"].get<std::string>();
-  }
-  std::string text = body;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text.size() > max_error_text) text = text.substr(0, max_error_text) + "...";
-  return text.empty() ? "(no message)" : text;
-}
-
 /// A transport failure keeps its code (HTTP_TIMEOUT, ...) and gains the operation's name.
 failure during(const std::string& operation, failure f) {
   f.message = operation + ": " + f.message;
   return f;
-}
-
-failure bad_answer(const std::string& operation, const std::string& what) {
-  return fail("DOCKER_API_ERROR", operation + ": unexpected Engine answer: " + what);
 }
 
 /// Answers that mean "this Engine does not know that call or that version": worth saying which
@@ -164,10 +150,6 @@ http::response_handler expect_status(std::shared_ptr<engine::state> st, std::str
     if (std::find(ok.begin(), ok.end(), r->status) == ok.end()) return done(api_error(*st, operation, *r));
     done(result<void>{});
   };
-}
-
-std::string json_string(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
 /// One round of the liveness probe: wait, ping, and fail every pending wait if the Engine is silent.
@@ -272,10 +254,10 @@ void engine::negotiate(callback<std::string> done) {
                 engine_info found;
                 // /version is only for the record (and old Engines' version); its failure is not fatal.
                 if (ver && ver->status == 200) {
-                  auto body = nlohmann::json::parse(ver->body, nullptr, false);
-                  found.engine_version = json_string(body, "Version");
-                  found.max_api_version = json_string(body, "ApiVersion");
-                  found.min_api_version = json_string(body, "MinAPIVersion");
+                  auto said = answers::read_version(ver->body);
+                  found.engine_version = said.engine_version;
+                  found.max_api_version = said.max_api_version;
+                  found.min_api_version = said.min_api_version;
                 }
                 if (offered.empty()) offered = found.max_api_version.empty() ? version_without_header : found.max_api_version;
                 if (!parse_api_version(offered)) {
@@ -433,17 +415,12 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
          [st, operation, done](result<http::response> resp) {
            if (!resp) return done(during(operation, resp.error()));
            if (resp->status != 201 && resp->status != 200) return done(api_error(*st, operation, *resp));
-           auto answer = nlohmann::json::parse(resp->body, nullptr, false);
-           if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string()) {
-             return done(bad_answer(operation, "no \"Id\" in " + engine_message(resp->body)));
-           }
+           auto answer = answers::read_created(resp->body, operation);
+           if (!answer) return done(answer.error());
            // The Engine discards some settings it cannot apply and only says so here.
-           if (auto w = answer.find("Warnings"); w != answer.end() && w->is_array())
-             for (const auto& warning : *w)
-               if (warning.is_string() && !warning.get<std::string>().empty())
-                 log::warning("DOCKER_CREATE_WARNING", "the Docker Engine warns: " + warning.get<std::string>(),
-                              {{"containerId", answer["Id"].get<std::string>()}});
-           done(answer["Id"].get<std::string>());
+           for (const auto& warning : answer->warnings)
+             log::warning("DOCKER_CREATE_WARNING", "the Docker Engine warns: " + warning, {{"containerId", answer->id}});
+           done(answer->id);
          });
   });
 }
@@ -468,6 +445,10 @@ void engine::attach_container(const std::string& id, callback<std::shared_ptr<ht
                           done(std::move(f));
                         });
   });
+}
+
+void engine::after(std::chrono::milliseconds delay, std::function<void(bool fired)> done) {
+  http::async_delay(reactor_, delay, std::move(done));
 }
 
 void engine::start_container(const std::string& id, callback<void> done) {
@@ -505,18 +486,7 @@ void engine::wait_container(const std::string& id, callback<std::int64_t> done) 
            auto& deliver = mine->done;
            if (!resp) return deliver(during(operation, resp.error()));
            if (resp->status != 200) return deliver(api_error(*st, operation, *resp));
-           auto answer = nlohmann::json::parse(resp->body, nullptr, false);
-           if (!answer.is_object() || !answer.contains("StatusCode") || !answer["StatusCode"].is_number_integer()) {
-             return deliver(bad_answer(operation, "no \"StatusCode\" in " + engine_message(resp->body)));
-           }
-           // "Error" is null, absent, or {"Message": ""} when the wait itself went fine.
-           if (answer.contains("Error") && answer["Error"].is_object()) {
-             auto& err = answer["Error"];
-             if (err.contains("Message") && err["Message"].is_string() && !err["Message"].get<std::string>().empty()) {
-               return deliver(fail("DOCKER_API_ERROR", operation + ": " + err["Message"].get<std::string>()));
-             }
-           }
-           deliver(answer["StatusCode"].get<std::int64_t>());
+           deliver(answers::read_wait(resp->body, operation));
          });
     if (start_probe) probe_engine(r, ep, probe_deadline, st);
   });
@@ -550,13 +520,7 @@ void engine::list_containers_with_label(const std::string& label, callback<std::
        [st = state_, operation = "list containers labelled " + label, done = std::move(done)](result<http::response> r) {
          if (!r) return done(during(operation, r.error()));
          if (r->status != 200) return done(api_error(*st, operation, *r));
-         auto answer = nlohmann::json::parse(r->body, nullptr, false);
-         if (!answer.is_array()) return done(bad_answer(operation, "not a list: " + engine_message(r->body)));
-         std::vector<std::string> ids;
-         for (const auto& c : answer) {
-           if (c.is_object() && c.contains("Id") && c["Id"].is_string()) ids.push_back(c["Id"].get<std::string>());
-         }
-         done(std::move(ids));
+         done(answers::read_container_ids(r->body, operation));
        });
 }
 

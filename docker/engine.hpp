@@ -139,6 +139,10 @@ class engine {
   const http::endpoint& endpoint() const { return endpoint_; }
   const engine_timeouts& timeouts() const { return timeouts_; }
 
+  /// Calls done(true) after `delay` on a reactor thread, or done(false) once the reactor stops
+  /// (for callers that retry calls later, e.g. a removal that failed while the Engine was away).
+  void after(std::chrono::milliseconds delay, std::function<void(bool fired)> done);
+
   struct state;  // shared with completions, which may outlive the engine object
 
  private:

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "docker/engine.hpp"
+#include "docker/engine_answers.hpp"
 
 namespace cssh::docker {
 namespace {
@@ -94,9 +95,9 @@ void engine::inspect_container(const std::string& id, callback<nlohmann::json> d
     http::async_call(*r, ep, std::move(req), [operation, done = std::move(done)](result<http::response> resp) {
       if (!resp) return done(during(operation, resp.error()));
       if (resp->status != 200) return done(engine_error(operation, *resp));
-      auto j = nlohmann::json::parse(resp->body, nullptr, false);
-      if (!j.is_object()) return done(fail("DOCKER_API_ERROR", operation + ": the Engine's answer is not a JSON object"));
-      done(std::move(j));
+      auto j = answers::read_object(resp->body, operation);
+      if (!j) return done(j.error());
+      done(std::move(j).value());
     });
   });
 }

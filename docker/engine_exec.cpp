@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "docker/engine.hpp"
+#include "docker/engine_answers.hpp"
 #include "docker/engine_request.hpp"
 
 namespace cssh::docker {
@@ -41,10 +42,9 @@ void engine::create_exec(const std::string& container_id, const nlohmann::json& 
                      [operation, done = std::move(done)](result<http::response> resp) {
                        if (!resp) return done(during(operation, resp.error()));
                        if (resp->status != 201 && resp->status != 200) return done(engine_error(operation, *resp));
-                       auto answer = nlohmann::json::parse(resp->body, nullptr, false);
-                       if (!answer.is_object() || !answer.contains("Id") || !answer["Id"].is_string())
-                         return done(fail("DOCKER_API_ERROR", operation + ": no \"Id\" in the Engine's answer"));
-                       done(answer["Id"].get<std::string>());
+                       auto answer = answers::read_created(resp->body, operation);
+                       if (!answer) return done(answer.error());
+                       done(std::move(answer->id));
                      });
   });
 }
@@ -113,14 +113,12 @@ void engine::inspect_exec(const std::string& exec_id, callback<exec_state> done)
                      [operation, done = std::move(done)](result<http::response> resp) {
                        if (!resp) return done(during(operation, resp.error()));
                        if (resp->status != 200) return done(engine_error(operation, *resp));
-                       auto j = nlohmann::json::parse(resp->body, nullptr, false);
-                       if (!j.is_object() || !j.contains("Running") || !j["Running"].is_boolean())
-                         return done(fail("DOCKER_API_ERROR", operation + ": no \"Running\" in the Engine's answer"));
+                       auto said = answers::read_exec_info(resp->body, operation);
+                       if (!said) return done(said.error());
                        exec_state state;
-                       state.running = j["Running"].get<bool>();
-                       if (j.contains("ExitCode") && j["ExitCode"].is_number_integer())
-                         state.exit_code = j["ExitCode"].get<std::int64_t>();
-                       if (j.contains("Pid") && j["Pid"].is_number_integer()) state.pid = j["Pid"].get<std::int64_t>();
+                       state.running = said->running;
+                       state.exit_code = said->exit_code;
+                       state.pid = said->pid;
                        done(state);
                      });
   });

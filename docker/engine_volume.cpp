@@ -2,6 +2,7 @@
 // installation needs (docker/guest_helper.hpp). Kept apart from engine.cpp so each file has one job.
 
 #include "docker/engine.hpp"
+#include "docker/engine_answers.hpp"
 #include "docker/engine_request.hpp"
 #include "docker/pull_progress.hpp"
 
@@ -18,9 +19,9 @@ http::response_handler optional_object(std::string operation, callback<std::opti
     if (!resp) return done(during(operation, resp.error()));
     if (resp->status == 404) return done(std::optional<nlohmann::json>());
     if (resp->status != 200) return done(engine_error(operation, *resp));
-    auto j = nlohmann::json::parse(resp->body, nullptr, false);
-    if (!j.is_object()) return done(fail("DOCKER_API_ERROR", operation + ": the Engine's answer is not a JSON object"));
-    done(std::optional<nlohmann::json>(std::move(j)));
+    auto j = answers::read_object(resp->body, operation);
+    if (!j) return done(j.error());
+    done(std::optional<nlohmann::json>(std::move(j).value()));
   };
 }
 
@@ -72,7 +73,7 @@ void engine::create_volume(const std::string& name, const std::map<std::string, 
   auto deadline = timeouts_.container_start;
   std::string operation = "create volume " + name;
   nlohmann::json body{{"Name", name}, {"Labels", labels}};
-  versioned([r, ep, deadline, operation = std::move(operation), text = body.dump(),
+  versioned([r, ep, deadline, operation = std::move(operation), text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
              done = std::move(done)](result<std::string> version) mutable {
     if (!version) return done(during(operation, version.error()));
     http::async_call(*r, ep, versioned_request(version.value(), "POST", "/volumes/create", std::move(text), deadline),

@@ -221,6 +221,10 @@ result<auth_response> decode_auth_response(const std::string& body) {
   } catch (const json::parse_error& e) {
     // e.what() quotes the offending bytes; only the position is safe to repeat.
     return bad("not valid JSON (error at byte " + std::to_string(e.byte) + " of " + std::to_string(body.size()) + ")");
+  } catch (const json::exception&) {
+    // A number no double holds (1e999) is out_of_range, not parse_error; uncaught, it killed the
+    // shared auth actor and with it every later login (found by tests/fuzz/fuzz_auth_webhook).
+    return bad("not valid JSON (a number out of range)");
   }
   if (!j.is_object()) return bad("expected a JSON object, got " + type_of(j));
 

@@ -10,6 +10,9 @@ result<config_response> decode_config_response(const std::string& body) {
     j = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
     return bad("not valid JSON (error at byte " + std::to_string(e.byte) + " of " + std::to_string(body.size()) + ")");
+  } catch (const nlohmann::json::exception&) {
+    // out_of_range for a number no double holds (1e999): see auth_webhook.cpp.
+    return bad("not valid JSON (a number out of range)");
   }
   if (!j.is_object()) return bad("expected a JSON object");
   config_response out;

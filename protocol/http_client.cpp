@@ -17,10 +17,8 @@ using namespace detail;
 
 namespace {
 
-// Engine answers (container lists, inspect output) are small; anything this big is a
-// misbehaving peer, and we would rather fail than buffer without bound.
-constexpr std::uint64_t response_body_limit = 16u * 1024u * 1024u;
-constexpr std::uint32_t response_header_limit = 64u * 1024u;
+constexpr std::uint64_t response_body_limit = max_response_body_bytes;
+constexpr std::uint32_t response_header_limit = max_response_header_bytes;
 
 class call_exchange final : public exchange {
  public:

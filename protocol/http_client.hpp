@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,12 @@ struct request {
   /// Optional: lets the caller abort the request.
   std::shared_ptr<cancellation> cancel;
 };
+
+/// What a peer may send us at most: a response header of 64 KiB, and (for async_call, whose
+/// answers are Engine lists and inspections) a body of 16 MiB; anything bigger is a misbehaving
+/// peer, and we would rather fail than buffer without bound. The fuzzers use the same limits.
+inline constexpr std::uint32_t max_response_header_bytes = 64u * 1024u;
+inline constexpr std::uint64_t max_response_body_bytes = 16u * 1024u * 1024u;
 
 struct response {
   unsigned status = 0;

@@ -19,7 +19,7 @@ using namespace detail;
 namespace {
 
 constexpr std::uint64_t error_body_limit = 1024u * 1024u;
-constexpr std::uint32_t response_header_limit = 64u * 1024u;
+constexpr std::uint32_t response_header_limit = max_response_header_bytes;
 // A read without a size reads this much: large reads keep the Docker stream fast.
 constexpr std::size_t default_read_size = 64u * 1024u;
 constexpr std::size_t max_error_text = 512;

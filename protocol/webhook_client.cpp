@@ -190,7 +190,7 @@ result<std::shared_ptr<const client>> make_client(const client_settings& setting
   if (out->endpoint.tls) {
     // Made once here: a bad CA file or a key that does not match stops the server at start.
     auto ctx = http::make_tls_context({settings.cacert, settings.cert, settings.key, ""});
-    if (!ctx) return fail("WEBHOOK_CONFIG_INVALID", where + ": " + ctx.error().message);
+    if (!ctx) return fail("WEBHOOK_CONFIG_INVALID", where + "." + ctx.error().message);
     out->endpoint.tls_ctx = std::move(ctx).value();
   } else if (tls_settings && warnings) {
     warnings->push_back(where + ": cacert, cert and key only apply to https:// URLs; " + settings.url +

@@ -30,4 +30,8 @@ fi
 echo "build: building"
 cmake "${build_args[@]}"
 
-echo "build: server binary: $BUILD_DIR/containerssh"
+if [[ -x "$BUILD_DIR/containerssh" ]]; then
+  echo "build: server binary: $BUILD_DIR/containerssh"
+else
+  echo "build: done (no server binary in this tree, e.g. the fuzz tree)"
+fi

@@ -11,6 +11,8 @@ PACKAGES=(
   libssl-dev doctest-dev
   # crypt(3) for the built-in users file (yescrypt, bcrypt, sha512-crypt)
   libcrypt-dev
+  # clang and its libFuzzer/sanitizer runtimes for the fuzz tree (tests/fuzz, build-fuzz)
+  clang-14 libclang-rt-14-dev
   # Docker Engine and the guest image's contents
   docker.io busybox-static openssh-sftp-server
   # end-to-end tests and tools used by the scripts

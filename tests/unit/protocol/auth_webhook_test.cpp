@@ -244,3 +244,15 @@ TEST_CASE("config server answers") {
   CHECK(bad_env.error().code == "CONFIG_SERVER_BAD_RESPONSE");
   CHECK(contains(bad_env.error().message, "config server response: `environment` has an invalid variable name"));
 }
+
+// The fuzzers' finds: a number no double holds is valid JSON syntax but made nlohmann throw
+// out_of_range, which escaped the decoders and ended the shared auth actor (every later login
+// then timed out).
+TEST_CASE("a number out of range is a bad answer, not an exception") {
+  CHECK(contains(bad(R"({"success": true, "n": 1e999})"), "not valid JSON (a number out of range)"));
+  CHECK(contains(bad(R"({"success": -1e400})"), "not valid JSON"));
+  auto r = cssh::config_webhook::decode_config_response(R"({"config": {"x": 6e66666}})");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "CONFIG_SERVER_BAD_RESPONSE");
+  CHECK(contains(r.error().message, "not valid JSON (a number out of range)"));
+}

@@ -331,7 +331,7 @@ TEST_CASE("webhook: make_client checks the URL and TLS files") {
   s.cacert = "/nonexistent/ca.pem";
   auto bad_ca = webhook::make_client(s, "configserver");
   REQUIRE_FALSE(bad_ca.ok());
-  CHECK(contains(bad_ca.error().message, "configserver: cacert"));
+  CHECK(contains(bad_ca.error().message, "configserver.cacert: "));
   std::vector<std::string> warnings;
   auto plain = settings_for("http://127.0.0.1:1");
   plain.cacert = "/nonexistent/ca.pem";

@@ -101,8 +101,20 @@ class call_exchange final : public exchange {
     bool aborted_before = aborted();
     if (!finish_io()) return;
     if (outcome.ok() && keep_alive_ && !aborted_before && buf_.size() == 0) {
-      core_->pool.put(pool_key(ep_), std::unique_ptr<connection_pool::idle_connection>(
-                                         new connection_pool::idle_connection{strand_, std::move(stream_), {}}));
+      std::string key = pool_key(ep_);
+      // Closes it once its keep time is over, unless a call took it before. The timer holds the
+      // core weakly; a stopping reactor cancels it (close_all).
+      auto timer = std::make_shared<asio::steady_timer>(strand_, connection_pool::keep_time() +
+                                                                     std::chrono::milliseconds(50));
+      bool kept = core_->pool.put(key, std::unique_ptr<connection_pool::idle_connection>(
+                                           new connection_pool::idle_connection{strand_, std::move(stream_), {}}),
+                                  timer);
+      if (kept) {
+        timer->async_wait([timer, key, weak = std::weak_ptr<reactor_core>(core_)](const error_code& ec) {
+          if (ec) return;
+          if (auto core = weak.lock()) core->pool.sweep(key);
+        });
+      }
     } else {
       stream_.close();
     }

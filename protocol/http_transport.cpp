@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <sys/socket.h>
+#include <algorithm>
 #include <cerrno>
 #include <type_traits>
 
@@ -240,12 +241,18 @@ std::unique_ptr<connection_pool::idle_connection> connection_pool::take(const st
   return found;
 }
 
-void connection_pool::put(const std::string& key, std::unique_ptr<idle_connection> conn) {
+bool connection_pool::put(const std::string& key, std::unique_ptr<idle_connection> conn,
+                          const std::shared_ptr<asio::steady_timer>& sweep_timer) {
   conn->since = std::chrono::steady_clock::now();
   std::unique_ptr<idle_connection> evicted;
+  bool kept = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_) {
+      kept = true;
+      timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [](const auto& t) { return t.expired(); }),
+                    timers_.end());
+      timers_.push_back(sweep_timer);
       auto& list = idle_[key];
       if (list.size() >= idle_per_endpoint) {
         evicted = std::move(list.front());
@@ -257,14 +264,44 @@ void connection_pool::put(const std::string& key, std::unique_ptr<idle_connectio
     }
   }
   if (evicted) evicted->stream.close();
+  return kept;
 }
+
+void connection_pool::sweep(const std::string& key) {
+  std::vector<std::unique_ptr<idle_connection>> expired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return;
+    auto& list = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto conn = list.begin(); conn != list.end();) {
+      if (now - (*conn)->since >= idle_keep) {
+        expired.push_back(std::move(*conn));
+        conn = list.erase(conn);
+      } else {
+        ++conn;
+      }
+    }
+    if (list.empty()) idle_.erase(it);
+  }
+  for (auto& conn : expired) conn->stream.close();
+}
+
+std::chrono::milliseconds connection_pool::keep_time() { return idle_keep; }
 
 void connection_pool::close_all() {
   std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> all;
+  std::vector<std::weak_ptr<asio::steady_timer>> timers;
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     all.swap(idle_);
+    timers.swap(timers_);
+  }
+  // On the timer's own strand: its async_wait was issued there, so the cancel comes after it.
+  for (auto& weak : timers) {
+    if (auto timer = weak.lock()) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
   }
   for (auto& [key, list] : all) {
     for (auto& conn : list) conn->stream.close();

@@ -57,7 +57,16 @@ class connection_pool {
   /// A live idle connection to `key`, or nothing. Connections idle too long, or that the peer
   /// closed (or sent anything unasked) while idle, are dropped here.
   std::unique_ptr<idle_connection> take(const std::string& key);
-  void put(const std::string& key, std::unique_ptr<idle_connection> conn);
+  /// Keeps conn for the next call to `key`, with the timer that will sweep it (close_all()
+  /// cancels that timer: a pending one would keep the reactor's threads running). False, with
+  /// conn closed, when the reactor is stopping: then do not arm the timer.
+  bool put(const std::string& key, std::unique_ptr<idle_connection> conn,
+           const std::shared_ptr<asio::steady_timer>& sweep_timer);
+  /// Closes the connections to `key` that have been idle for the keep time (a timer armed by
+  /// put() calls this, so an idle daemon holds no connections open for long).
+  void sweep(const std::string& key);
+  /// How long a connection stays in the pool.
+  static std::chrono::milliseconds keep_time();
   /// Closes every idle connection; later put()s close theirs at once (the reactor is stopping).
   void close_all();
 
@@ -65,6 +74,7 @@ class connection_pool {
   std::mutex mu_;
   bool closed_ = false;
   std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> idle_;
+  std::vector<std::weak_ptr<asio::steady_timer>> timers_;
 };
 
 /// The io_context and the list of live operations. Shared (not owned by `reactor` alone) so that

@@ -998,3 +998,19 @@ TEST_CASE("keep-alive: a request the server drops on a reused connection is sent
   CHECK(retried.head.rfind("POST /second ", 0) == 0);
   CHECK(retried.body == R"({"n":2})");
 }
+
+TEST_CASE("keep-alive: an idle connection is closed once its keep time is over") {
+  http::reactor reactor(1);
+  auto l = listener::tcp();
+  bool closed_by_client = false;
+  {
+    one_shot_server server(l, [&](int fd) {
+      read_request(fd);
+      write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      // No further call comes: the pool must not hold the connection open indefinitely.
+      closed_by_client = wait_for_eof(fd, 20s);
+    });
+    REQUIRE(call(reactor, l.endpoint(), timed_get("/")).ok());
+  }
+  CHECK(closed_by_client);
+}

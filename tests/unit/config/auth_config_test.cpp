@@ -5,37 +5,17 @@
 
 #include <string>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
 using std::chrono::milliseconds;
 
-namespace {
-
-const std::string image = "docker:\n  execution:\n    container:\n      image: busybox\n";
-
-app_config ok(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  if (!r.ok()) FAIL_CHECK("unexpected failure: " << r.error().message);
-  REQUIRE(r.ok());
-  return *r;
-}
-
-std::string bad(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  REQUIRE_FALSE(r.ok());
-  return r.error().message;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using config_test::contains;
+using config_test::on_minimal::load_bad;
+using config_test::on_minimal::load_ok;
 
 TEST_CASE("auth: every method with its webhook client settings") {
-  app_config c = ok(R"(
+  app_config c = load_ok(R"(
 auth:
   password:
     method: webhook
@@ -71,33 +51,33 @@ auth:
 }
 
 TEST_CASE("auth: the built-in users file") {
-  app_config c = ok("auth:\n  password:\n    method: file\n    file: {path: /etc/cssh/users.yaml}\n"
+  app_config c = load_ok("auth:\n  password:\n    method: file\n    file: {path: /etc/cssh/users.yaml}\n"
                     "  publicKey:\n    method: FILE\n    file:\n      path: /etc/cssh/users.yaml\n");
   CHECK(c.auth.password.method == "file");
   CHECK(c.auth.password.file.path == "/etc/cssh/users.yaml");
   CHECK(c.auth.public_key.method == "file");
-  CHECK(contains(bad("auth:\n  password:\n    method: file\n"), "auth.password.file.path: required when the method is file"));
-  CHECK(contains(bad("auth:\n  password:\n    method: file\n    file: {paht: x}\n"),
+  CHECK(contains(load_bad("auth:\n  password:\n    method: file\n"), "auth.password.file.path: required when the method is file"));
+  CHECK(contains(load_bad("auth:\n  password:\n    method: file\n    file: {paht: x}\n"),
                  "auth.password.file.paht: unknown key"));
-  CHECK(contains(bad("auth:\n  authz:\n    method: file\n"), "auth.authz.method: expected webhook, got \"file\""));
-  CHECK(contains(bad("auth:\n  password:\n    method: kerberos\n"), "\"kerberos\" is not supported yet"));
+  CHECK(contains(load_bad("auth:\n  authz:\n    method: file\n"), "auth.authz.method: expected webhook, got \"file\""));
+  CHECK(contains(load_bad("auth:\n  password:\n    method: kerberos\n"), "\"kerberos\" is not supported yet"));
 }
 
 TEST_CASE("auth: webhook settings are checked") {
-  CHECK(contains(bad("auth:\n  authz:\n    method: webhook\n"), "auth.authz.webhook.url: required when the method is webhook"));
-  CHECK(contains(bad("auth:\n  publicKey:\n    method: webhook\n    webhook: {url: ftp://x}\n"),
+  CHECK(contains(load_bad("auth:\n  authz:\n    method: webhook\n"), "auth.authz.webhook.url: required when the method is webhook"));
+  CHECK(contains(load_bad("auth:\n  publicKey:\n    method: webhook\n    webhook: {url: ftp://x}\n"),
                  "auth.publicKey.webhook.url: must start with http:// or https://"));
-  CHECK(contains(bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', key: /k}\n"),
+  CHECK(contains(load_bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', key: /k}\n"),
                  "auth.password.webhook.cert: required when key is set"));
-  CHECK(contains(bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', timeout: 0s}\n"),
+  CHECK(contains(load_bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', timeout: 0s}\n"),
                  "auth.password.webhook.timeout: must be more than 0"));
-  CHECK(contains(bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', allowRedirects: maybe}\n"),
+  CHECK(contains(load_bad("auth:\n  password:\n    method: webhook\n    webhook: {url: 'http://x', allowRedirects: maybe}\n"),
                  "auth.password.webhook.allowRedirects: expected a boolean"));
-  CHECK(contains(bad("auth:\n  authTimeout: 10ms\n"), "auth.authTimeout: must be at least 100ms"));
+  CHECK(contains(load_bad("auth:\n  authTimeout: 10ms\n"), "auth.authTimeout: must be at least 100ms"));
 }
 
 TEST_CASE("auth: ContainerSSH 0.4's legacy layout is the webhook for both methods") {
-  app_config c = ok("auth:\n  url: http://127.0.0.1:8080/auth\n  timeout: 5s\n  password: true\n  pubkey: true\n");
+  app_config c = load_ok("auth:\n  url: http://127.0.0.1:8080/auth\n  timeout: 5s\n  password: true\n  pubkey: true\n");
   CHECK(c.auth.password.method == "webhook");
   CHECK(c.auth.password.webhook.url == "http://127.0.0.1:8080/auth");
   CHECK(c.auth.password.webhook.timeout == milliseconds(5000));
@@ -105,64 +85,64 @@ TEST_CASE("auth: ContainerSSH 0.4's legacy layout is the webhook for both method
   CHECK(c.auth.public_key.webhook.url == "http://127.0.0.1:8080/auth");
 
   SUBCASE("both default to on") {
-    app_config d = ok("auth:\n  url: http://127.0.0.1:8080\n");
+    app_config d = load_ok("auth:\n  url: http://127.0.0.1:8080\n");
     CHECK(d.auth.password.method == "webhook");
     CHECK(d.auth.public_key.method == "webhook");
   }
   SUBCASE("either can be switched off") {
-    app_config d = ok("auth:\n  url: http://127.0.0.1:8080\n  pubkey: false\n");
+    app_config d = load_ok("auth:\n  url: http://127.0.0.1:8080\n  pubkey: false\n");
     CHECK(d.auth.password.method == "webhook");
     CHECK(d.auth.public_key.method.empty());
-    app_config e = ok("auth:\n  url: http://127.0.0.1:8080\n  password: false\n");
+    app_config e = load_ok("auth:\n  url: http://127.0.0.1:8080\n  password: false\n");
     CHECK(e.auth.password.method.empty());
     CHECK(e.auth.public_key.method == "webhook");
   }
   SUBCASE("TLS settings apply to the legacy client") {
-    app_config d = ok("auth:\n  url: https://h\n  cacert: /ca.pem\n  cert: /c.pem\n  key: /k.pem\n");
+    app_config d = load_ok("auth:\n  url: https://h\n  cacert: /ca.pem\n  cert: /c.pem\n  key: /k.pem\n");
     CHECK(d.auth.public_key.webhook.cacert == "/ca.pem");
     CHECK(d.auth.password.webhook.key == "/k.pem");
   }
   SUBCASE("the legacy url with a new-style method block for the same method is an error") {
-    CHECK(contains(bad("auth:\n  url: http://h\n  pubkey: true\n  publicKey:\n    method: webhook\n    webhook: {url: http://h}\n"),
+    CHECK(contains(load_bad("auth:\n  url: http://h\n  pubkey: true\n  publicKey:\n    method: webhook\n    webhook: {url: http://h}\n"),
                    "auth.url: both the legacy auth.url and auth.publicKey are configured"));
-    CHECK(contains(bad("auth:\n  url: http://h\n  password: true\n  password:\n    method: file\n"),
+    CHECK(contains(load_bad("auth:\n  url: http://h\n  password: true\n  password:\n    method: file\n"),
                    "given more than once"));
     // Without an explicit `pubkey: true`, the method block decides public keys.
-    app_config b = ok("auth:\n  url: http://h\n  publicKey:\n    method: webhook\n    webhook: {url: 'http://k'}\n");
+    app_config b = load_ok("auth:\n  url: http://h\n  publicKey:\n    method: webhook\n    webhook: {url: 'http://k'}\n");
     CHECK(b.auth.password.webhook.url == "http://h");
     CHECK(b.auth.public_key.webhook.url == "http://k");
-    app_config d = ok("auth:\n  url: http://h\n  pubkey: false\n  publicKey:\n    method: file\n    file: {path: /u}\n");
+    app_config d = load_ok("auth:\n  url: http://h\n  pubkey: false\n  publicKey:\n    method: file\n    file: {path: /u}\n");
     CHECK(d.auth.password.method == "webhook");
     CHECK(d.auth.public_key.method == "file");
   }
   SUBCASE("legacy keys without the url say so") {
-    CHECK(contains(bad("auth:\n  timeout: 5s\n"), "auth.timeout: belongs to the legacy layout, which needs auth.url"));
-    CHECK(contains(bad("auth:\n  password: true\n"), "auth.password: a boolean is the legacy layout"));
-    CHECK(contains(bad("auth:\n  pubkey: true\n"), "auth.pubkey: belongs to the legacy layout"));
+    CHECK(contains(load_bad("auth:\n  timeout: 5s\n"), "auth.timeout: belongs to the legacy layout, which needs auth.url"));
+    CHECK(contains(load_bad("auth:\n  password: true\n"), "auth.password: a boolean is the legacy layout"));
+    CHECK(contains(load_bad("auth:\n  pubkey: true\n"), "auth.pubkey: belongs to the legacy layout"));
   }
 }
 
 TEST_CASE("auth: webhook.authTimeout still sets the login deadline") {
-  app_config c = ok("auth:\n  authTimeout: 10s\n  password:\n    method: webhook\n    webhook:\n      url: http://x\n"
+  app_config c = load_ok("auth:\n  authTimeout: 10s\n  password:\n    method: webhook\n    webhook:\n      url: http://x\n"
                     "      authTimeout: 20s\n");
   CHECK(c.auth.auth_timeout == milliseconds(20000));
 }
 
 TEST_CASE("configserver") {
-  app_config c = ok("configserver:\n  url: http://127.0.0.1:9000/config\n  timeout: 1s\n  allowRedirects: true\n");
+  app_config c = load_ok("configserver:\n  url: http://127.0.0.1:9000/config\n  timeout: 1s\n  allowRedirects: true\n");
   CHECK(c.configserver.url == "http://127.0.0.1:9000/config");
   CHECK(c.configserver.timeout == milliseconds(1000));
   CHECK(c.configserver.allow_redirects);
-  CHECK(ok("").configserver.url.empty());
-  CHECK(ok("configserver:\n  timeout: 3s\n").configserver.url.empty());  // no url: no config server
-  CHECK(contains(bad("configserver:\n  cacert: /ca.pem\n"), "configserver.url: required when other configserver settings"));
-  CHECK(contains(bad("configserver:\n  url: config.example\n"), "configserver.url: must start with http:// or https://"));
-  CHECK(contains(bad("configserver:\n  url: http://x\n  cert: /c\n"), "configserver.key: required when cert is set"));
-  CHECK(contains(bad("configserver:\n  uri: http://x\n"), "configserver.uri: unknown key (did you mean `url`?)"));
+  CHECK(load_ok("").configserver.url.empty());
+  CHECK(load_ok("configserver:\n  timeout: 3s\n").configserver.url.empty());  // no url: no config server
+  CHECK(contains(load_bad("configserver:\n  cacert: /ca.pem\n"), "configserver.url: required when other configserver settings"));
+  CHECK(contains(load_bad("configserver:\n  url: config.example\n"), "configserver.url: must start with http:// or https://"));
+  CHECK(contains(load_bad("configserver:\n  url: http://x\n  cert: /c\n"), "configserver.key: required when cert is set"));
+  CHECK(contains(load_bad("configserver:\n  uri: http://x\n"), "configserver.uri: unknown key (did you mean `url`?)"));
 }
 
 TEST_CASE("the loaded text is kept for config server merges") {
-  auto r = load_from_string(image);
+  auto r = load_from_string(config_test::minimal_config);
   REQUIRE(r.ok());
-  CHECK(r->source_text == image);
+  CHECK(r->source_text == config_test::minimal_config);
 }

@@ -5,9 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
+using config_test::contains;
 using json = nlohmann::json;
 
 namespace {
@@ -37,11 +38,6 @@ app_config base() {
   auto r = load_from_string(file);
   REQUIRE(r.ok());
   return *r;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
 }
 
 merged_config merge_ok(const json& partial) {

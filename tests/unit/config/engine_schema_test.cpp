@@ -10,8 +10,12 @@
 #include "config/engine_reader.hpp"
 #include "config/engine_schema.hpp"
 #include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
+using config_test::contains;
+using config_test::load_bad;
+using config_test::load_ok;
 using json = nlohmann::json;
 
 namespace {
@@ -23,25 +27,6 @@ docker:
     container:
       image: busybox
 )";
-
-app_config load_ok(const std::string& yaml) {
-  auto r = load_from_string(yaml);
-  if (!r.ok()) FAIL_CHECK("unexpected failure: " << r.error().message);
-  REQUIRE(r.ok());
-  return *r;
-}
-
-std::string load_bad(const std::string& yaml) {
-  auto r = load_from_string(yaml);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == "CONFIG_INVALID");
-  return r.error().message;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
 
 /// `block` (already indented as a key of docker.execution) appended to a minimal file.
 docker_execution_config exec_of(const std::string& block) { return load_ok(head + block).docker.execution; }

@@ -10,20 +10,19 @@
 #include <string>
 #include <vector>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
+using config_test::minimal_config;
 
 namespace {
 
 struct invalid_row {
   const char* what;
-  std::string yaml;      // appended to the minimal configuration below
+  std::string yaml;      // appended to config_test::minimal_config
   const char* key_path;  // the error must name this path ...
   const char* says;      // ... and say this
 };
-
-const std::string minimal = "docker:\n  execution:\n    container:\n      image: busybox\n";
 
 const std::vector<invalid_row> rows = {
     // --- wrong types ---
@@ -95,9 +94,9 @@ const std::vector<invalid_row> rows = {
      "must start with http:// or https://"},
 };
 
-/// Rows starting with spaces continue minimal's docker: block (2: docker, 4: execution,
+/// Rows starting with spaces continue minimal_config's docker: block (2: docker, 4: execution,
 /// 6: container); the others add top-level keys.
-std::string document(const invalid_row& row) { return minimal + row.yaml; }
+std::string document(const invalid_row& row) { return minimal_config + row.yaml; }
 
 }  // namespace
 

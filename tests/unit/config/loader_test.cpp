@@ -6,45 +6,23 @@
 #include <string>
 #include <unistd.h>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
+using config_test::contains;
+using config_test::load_bad;
+using config_test::load_ok;
+using config_test::minimal_config;
 using std::chrono::milliseconds;
 
 namespace {
 
-app_config load_ok(const std::string& yaml) {
-  auto r = load_from_string(yaml);
-  if (!r.ok()) FAIL_CHECK("unexpected failure: " << r.error().message);
-  REQUIRE(r.ok());
-  return *r;
-}
-
-std::string load_bad(const std::string& yaml) {
-  auto r = load_from_string(yaml);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == "CONFIG_INVALID");
-  return r.error().message;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::size_t line_count(const std::string& s) { return std::count(s.begin(), s.end(), '\n') + 1; }
-
-const std::string minimal = R"(
-docker:
-  execution:
-    container:
-      image: busybox
-)";
 
 }  // namespace
 
 TEST_CASE("a minimal configuration gets ContainerSSH's defaults") {
-  app_config c = load_ok(minimal);
+  app_config c = load_ok(minimal_config);
   CHECK(c.backend == "docker");
   CHECK(c.ssh.listen == "0.0.0.0:2222");
   CHECK(c.ssh.server_version == "SSH-2.0-ContainerSSH");
@@ -200,7 +178,7 @@ DOCKER:
 }
 
 TEST_CASE("the same key twice in different case is an error") {
-  std::string msg = load_bad(minimal + "    containerName: a\n    containername: b\n");
+  std::string msg = load_bad(minimal_config + "    containerName: a\n    containername: b\n");
   CHECK(contains(msg, "docker.execution.containerName: given more than once (also as `containerName`)"));
 }
 
@@ -220,7 +198,7 @@ docker:
 }
 
 TEST_CASE("timeouts: ContainerSSH's docker.timeouts, integers as nanoseconds") {
-  app_config c = load_ok(minimal + R"(
+  app_config c = load_ok(minimal_config + R"(
   timeouts:
     containerStart: 120000000000
     http: "5000000000"
@@ -229,7 +207,7 @@ TEST_CASE("timeouts: ContainerSSH's docker.timeouts, integers as nanoseconds") {
   CHECK(c.docker.execution.timeouts.http == milliseconds(5000));
   CHECK(c.docker.execution.timeouts.signal == milliseconds(60000));
 
-  std::string msg = load_bad(minimal + R"(
+  std::string msg = load_bad(minimal_config + R"(
     timeouts:
       http: 1s
   timeouts:
@@ -268,7 +246,7 @@ docker:
 }
 
 TEST_CASE("ssh: algorithms, keepalives and pre-auth limits land in the config") {
-  app_config c = load_ok(minimal + R"(ssh:
+  app_config c = load_ok(minimal_config + R"(ssh:
   ciphers: [aes128-ctr, aes256-gcm@openssh.com]
   kex: [curve25519-sha256]
   macs: [hmac-sha2-256]
@@ -296,29 +274,29 @@ TEST_CASE("ssh: algorithms, keepalives and pre-auth limits land in the config") 
 }
 
 TEST_CASE("ssh: an unknown algorithm or a bad limit names the key and the value") {
-  std::string msg = load_bad(minimal + "ssh:\n  ciphers: [aes128-ctr, rot13]\n  maxAuthTries: 0\n  macs: []\n");
+  std::string msg = load_bad(minimal_config + "ssh:\n  ciphers: [aes128-ctr, rot13]\n  maxAuthTries: 0\n  macs: []\n");
   CHECK(contains(msg, "ssh.ciphers[1]: unknown algorithm \"rot13\""));
   CHECK(contains(msg, "ssh.maxAuthTries: expected an integer between 1 and 100, got \"0\""));
   CHECK(contains(msg, "ssh.macs: must list at least one algorithm"));
 }
 
 TEST_CASE("auth.publicKey with a webhook is read like auth.password") {
-  app_config c = load_ok(minimal + "auth:\n  publicKey:\n    method: webhook\n    webhook: {url: http://127.0.0.1:9/keys, timeout: 3s}\n");
+  app_config c = load_ok(minimal_config + "auth:\n  publicKey:\n    method: webhook\n    webhook: {url: http://127.0.0.1:9/keys, timeout: 3s}\n");
   CHECK(c.auth.public_key.method == "webhook");
   CHECK(c.auth.public_key.webhook.url == "http://127.0.0.1:9/keys");
   CHECK(c.auth.public_key.webhook.timeout == std::chrono::seconds(3));
-  CHECK(contains(load_bad(minimal + "auth:\n  publicKey: {method: webhook}\n"),
+  CHECK(contains(load_bad(minimal_config + "auth:\n  publicKey: {method: webhook}\n"),
                  "auth.publicKey.webhook.url: required when the method is webhook"));
 }
 
 TEST_CASE("unknown keys name their full path and suggest a near key") {
-  std::string msg = load_bad(minimal + "    containerNmae: x\n    disableShel: true\n    frobnicate: 1\n");
+  std::string msg = load_bad(minimal_config + "    containerNmae: x\n    disableShel: true\n    frobnicate: 1\n");
   CHECK(contains(msg, "docker.execution.containerNmae: unknown key (did you mean `containerName`?)"));
   CHECK(contains(msg, "docker.execution.disableShel: unknown key (did you mean `disableShell`?)"));
   CHECK(contains(msg, "docker.execution.frobnicate: unknown key (line "));
   CHECK_FALSE(contains(msg, "frobnicate: unknown key (did you mean"));
 
-  CHECK(contains(load_bad(minimal + "sh:\n  listen: 0.0.0.0:22\n"), "sh: unknown key (did you mean `ssh`?)"));
+  CHECK(contains(load_bad(minimal_config + "sh:\n  listen: 0.0.0.0:22\n"), "sh: unknown key (did you mean `ssh`?)"));
 }
 
 TEST_CASE("container keys the server sets are warned about, unknown ones are errors") {
@@ -335,7 +313,7 @@ docker:
   CHECK_FALSE(contains(msg, "tty"));
   CHECK_FALSE(contains(msg, "stopsignal"));
 
-  app_config c = load_ok(minimal + "      tty: true\n      stopsignal: SIGINT\n");
+  app_config c = load_ok(minimal_config + "      tty: true\n      stopsignal: SIGINT\n");
   CHECK(c.warnings == std::vector<std::string>{
                           "docker.execution.container.tty: set by the server for each session; the configured "
                           "value is ignored"});
@@ -343,46 +321,46 @@ docker:
 }
 
 TEST_CASE("type errors name the path, the expected type and what was given") {
-  std::string msg = load_bad(minimal + "    disableCommand: yes\n");
+  std::string msg = load_bad(minimal_config + "    disableCommand: yes\n");
   CHECK(contains(msg, "docker.execution.disableCommand: expected a boolean, got \"yes\""));
 
-  msg = load_bad(minimal + "    disableShell: \"true\"\n");
+  msg = load_bad(minimal_config + "    disableShell: \"true\"\n");
   CHECK(contains(msg, "docker.execution.disableShell: expected a boolean, got \"true\" (quoted, so a string)"));
 
-  msg = load_bad(minimal + "    shellCommand: {a: b}\n");
+  msg = load_bad(minimal_config + "    shellCommand: {a: b}\n");
   CHECK(contains(msg, "docker.execution.shellCommand: expected a list of strings, got a map"));
 
-  msg = load_bad(minimal + "    idleCommand: [/bin/sh, [x]]\n");
+  msg = load_bad(minimal_config + "    idleCommand: [/bin/sh, [x]]\n");
   CHECK(contains(msg, "docker.execution.idleCommand[1]: expected a string, got a list"));
 
-  msg = load_bad(minimal + "    host: [a]\n");
+  msg = load_bad(minimal_config + "    host: [a]\n");
   CHECK(contains(msg, "docker.execution.host: expected a map (HostConfig), got a list"));
 
-  msg = load_bad(minimal + "    platform: linux\n");
+  msg = load_bad(minimal_config + "    platform: linux\n");
   CHECK(contains(msg, "docker.execution.platform: expected a map (Platform), got \"linux\""));
 
-  msg = load_bad(minimal + "    mode: sometimes\n");
+  msg = load_bad(minimal_config + "    mode: sometimes\n");
   CHECK(contains(msg, "docker.execution.mode: expected one of connection, session, got \"sometimes\""));
 
-  msg = load_bad(minimal + "    imagePullPolicy: Sometimes\n");
+  msg = load_bad(minimal_config + "    imagePullPolicy: Sometimes\n");
   CHECK(contains(msg, "expected one of Always, IfNotPresent, Never"));
 
-  msg = load_bad(minimal + "auth:\n  authTimeout: soon\n");
+  msg = load_bad(minimal_config + "auth:\n  authTimeout: soon\n");
   CHECK(contains(msg, "auth.authTimeout: invalid duration \"soon\""));
 
-  msg = load_bad(minimal + "ssh:\n  listen: nowhere\n");
+  msg = load_bad(minimal_config + "ssh:\n  listen: nowhere\n");
   CHECK(contains(msg, "ssh.listen: expected \"address:port\""));
 
-  msg = load_bad(minimal + "ssh:\n  serverVersion: OpenSSH\n");
+  msg = load_bad(minimal_config + "ssh:\n  serverVersion: OpenSSH\n");
   CHECK(contains(msg, "ssh.serverVersion: must start with \"SSH-2.0-\""));
 
-  msg = load_bad(minimal + "log:\n  level: loud\n  format: xml\n");
+  msg = load_bad(minimal_config + "log:\n  level: loud\n  format: xml\n");
   CHECK(contains(msg, "log.level: expected one of debug"));
   CHECK(contains(msg, "log.format: expected one of ljson, text, got \"xml\""));
 
-  msg = load_bad(minimal + "backend: kubernetes\n");
+  msg = load_bad(minimal_config + "backend: kubernetes\n");
   CHECK(contains(msg, "backend: \"kubernetes\" is not supported yet"));
-  msg = load_bad(minimal + "backend: podman\n");
+  msg = load_bad(minimal_config + "backend: podman\n");
   CHECK(contains(msg, "backend: expected docker or dockerrun, got \"podman\""));
 }
 
@@ -414,11 +392,11 @@ TEST_CASE("an image is required") {
 }
 
 TEST_CASE("commands that must exist may not be emptied") {
-  std::string msg = load_bad(minimal + "    shellCommand: []\n    idleCommand: []\n");
+  std::string msg = load_bad(minimal_config + "    shellCommand: []\n    idleCommand: []\n");
   CHECK(contains(msg, "docker.execution.shellCommand: must not be empty unless disableShell is true"));
   CHECK(contains(msg, "docker.execution.idleCommand: must not be empty"));
-  load_ok(minimal + "    shellCommand: []\n    disableShell: true\n");
-  load_ok(minimal + "    idleCommand: []\n    mode: session\n");
+  load_ok(minimal_config + "    shellCommand: []\n    disableShell: true\n");
+  load_ok(minimal_config + "    idleCommand: []\n    mode: session\n");
 }
 
 TEST_CASE("YAML syntax errors give line and column") {
@@ -522,26 +500,26 @@ dockerrun:
   CHECK(load_ok(both).docker.execution.container.image == "from-docker");
   CHECK(load_ok(both + "backend: dockerrun\n").docker.execution.container.image == "from-dockerrun");
   // backend: dockerrun with settings kept under docker: still works.
-  CHECK(load_ok(minimal + "backend: dockerrun\n").docker.execution.container.image == "busybox");
+  CHECK(load_ok(minimal_config + "backend: dockerrun\n").docker.execution.container.image == "busybox");
 }
 
 TEST_CASE("password webhook checks") {
-  CHECK(contains(load_bad(minimal + "auth:\n  password:\n    method: webhook\n"),
+  CHECK(contains(load_bad(minimal_config + "auth:\n  password:\n    method: webhook\n"),
                  "auth.password.webhook.url: required when the method is webhook"));
-  CHECK(contains(load_bad(minimal + "auth:\n  password:\n    method: webhook\n    webhook:\n      url: ftp://x\n"),
+  CHECK(contains(load_bad(minimal_config + "auth:\n  password:\n    method: webhook\n    webhook:\n      url: ftp://x\n"),
                  "auth.password.webhook.url: must start with http:// or https://"));
-  CHECK(contains(load_bad(minimal + "auth:\n  password:\n    method: ldap\n"),
+  CHECK(contains(load_bad(minimal_config + "auth:\n  password:\n    method: ldap\n"),
                  "auth.password.method: expected webhook or file, got \"ldap\""));
-  CHECK(contains(load_bad(minimal +
+  CHECK(contains(load_bad(minimal_config +
                           "auth:\n  password:\n    method: webhook\n    webhook:\n      url: http://x\n      cert: /c\n"),
                  "auth.password.webhook.key: required when cert is set"));
-  app_config c = load_ok(minimal + "auth:\n  authTimeout: 10s\n  password:\n    webhook:\n      authTimeout: 20s\n");
+  app_config c = load_ok(minimal_config + "auth:\n  authTimeout: 10s\n  password:\n    webhook:\n      authTimeout: 20s\n");
   CHECK(c.auth.auth_timeout == milliseconds(20000));
   CHECK(c.auth.password.method.empty());
 }
 
 TEST_CASE("empty values keep defaults") {
-  app_config c = load_ok(minimal + "ssh:\nlog:\n  level:\n");
+  app_config c = load_ok(minimal_config + "ssh:\nlog:\n  level:\n");
   CHECK(c.ssh.listen == "0.0.0.0:2222");
   CHECK(c.log.level == cssh::log::level::notice);
 }
@@ -566,7 +544,7 @@ TEST_CASE("load_from_file") {
     close(fd);
     {
       std::ofstream out(name);
-      out << minimal;
+      out << minimal_config;
     }
     auto r = load_from_file(name);
     std::remove(name);

@@ -4,34 +4,14 @@
 
 #include <string>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
 using std::chrono::milliseconds;
 
-namespace {
-
-const std::string image = "docker:\n  execution:\n    container:\n      image: busybox\n";
-
-app_config load_ok(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  if (!r.ok()) FAIL_CHECK("unexpected failure: " << r.error().message);
-  REQUIRE(r.ok());
-  return *r;
-}
-
-std::string load_bad(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  REQUIRE_FALSE(r.ok());
-  return r.error().message;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using config_test::contains;
+using config_test::on_minimal::load_bad;
+using config_test::on_minimal::load_ok;
 
 TEST_CASE("operations: defaults are off, shutdownTimeout 30s") {
   app_config c = load_ok("");

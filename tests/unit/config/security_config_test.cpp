@@ -5,33 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "config/loader.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
 
-namespace {
-
-const std::string image = "docker:\n  execution:\n    container:\n      image: busybox\n";
-
-app_config load_ok(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  if (!r.ok()) FAIL_CHECK("unexpected failure: " << r.error().message);
-  REQUIRE(r.ok());
-  return *r;
-}
-
-std::string load_bad(const std::string& yaml) {
-  auto r = load_from_string(image + yaml);
-  REQUIRE_FALSE(r.ok());
-  return r.error().message;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using config_test::contains;
+using config_test::on_minimal::load_bad;
+using config_test::on_minimal::load_ok;
 
 TEST_CASE("security: ContainerSSH's defaults, and limits off") {
   app_config c = load_ok("");
@@ -181,7 +161,7 @@ TEST_CASE("security: enabling forwarding is accepted with a warning: it is not i
 }
 
 TEST_CASE("security: a configuration server's answer sets the connection's policy; limits stay the file's") {
-  auto base = load_from_string(image + "security:\n  env: {mode: disable}\n  maxSessions: 5\nlimits:\n  maxContainers: 7\n");
+  auto base = load_from_string(config_test::minimal_config + "security:\n  env: {mode: disable}\n  maxSessions: 5\nlimits:\n  maxContainers: 7\n");
   REQUIRE(base.ok());
   nlohmann::json answer = {{"security", {{"command", {{"mode", "filter"}, {"allow", {"ls"}}}},
                                          {"forceCommand", "/bin/true"}}},

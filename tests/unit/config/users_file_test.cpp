@@ -8,15 +8,12 @@
 #include <unistd.h>
 
 #include "config/users_file.hpp"
+#include "config_test_helpers.hpp"
 
 using namespace cssh::config;
+using config_test::contains;
 
 namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string bad(const std::string& text) {
   auto r = parse_users_file(text, "/etc/cssh/users.yaml");

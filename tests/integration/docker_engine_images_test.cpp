@@ -73,11 +73,7 @@ TEST_CASE("fake engine: an error inside the pull stream is a failure; credential
       "{\"status\":\"Pulling from a/b\",\"id\":\"t\"}\r\n"
       "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest for a/b:t not found: manifest unknown\"}\r\n";
   fake_engine fake("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                   [&] {
-                     std::ostringstream chunk;
-                     chunk << std::hex << progress.size() << "\r\n" << progress << "\r\n0\r\n\r\n";
-                     return chunk.str();
-                   }());
+                   chunk(progress) + "0\r\n\r\n");
   http::reactor reactor(1);
   docker::engine engine(reactor, fake.endpoint(), 5s);
   engine.set_api_version("1.41");
@@ -94,14 +90,12 @@ TEST_CASE("fake engine: a pull larger than any body limit streams through") {
   // Engine's "progress" bar text, padded) keep the JSON work small enough for sanitizer builds.
   std::string line = "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2},\"progress\":\"" +
                      std::string(4000, '=') + ">\",\"id\":\"layer\"}\n";
-  std::ostringstream answer;
-  answer << "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
   std::string block;
   while (block.size() < 1024 * 1024) block += line;
-  for (int i = 0; i < 17; ++i) answer << std::hex << block.size() << "\r\n" << block << "\r\n";
-  std::string last = "{\"status\":\"Status: Downloaded newer image for big\"}\n";
-  answer << std::hex << last.size() << "\r\n" << last << "\r\n0\r\n\r\n";
-  fake_engine fake(answer.str());
+  for (int i = 0; i < 17; ++i) answer += chunk(block);
+  answer += chunk("{\"status\":\"Status: Downloaded newer image for big\"}\n") + "0\r\n\r\n";
+  fake_engine fake(answer);
   http::reactor reactor(1);
   docker::engine engine(reactor, fake.endpoint(), 90s);  // sanitizer builds parse slowly
   engine.set_api_version("1.41");

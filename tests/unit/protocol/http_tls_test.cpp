@@ -26,8 +26,11 @@
 #include "protocol/http_client.hpp"
 #include "protocol/http_tls.hpp"
 
+#include "fake_http_server.hpp"
+
 using namespace std::chrono_literals;
 using cssh::result;
+using http_test::listener;
 namespace http = cssh::http;
 
 namespace {
@@ -366,16 +369,9 @@ TEST_CASE("TLS: a client certificate from an untrusted CA is refused by the serv
 }
 
 TEST_CASE("TLS: a plain-HTTP peer is named as such") {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::thread plain([fd] {
-    int conn = ::accept(fd, nullptr, nullptr);
+  auto l = listener::tcp();
+  std::thread plain([&l] {
+    int conn = l.accept_one();
     char buf[1024];
     (void)::recv(conn, buf, sizeof buf, 0);
     const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
@@ -383,70 +379,47 @@ TEST_CASE("TLS: a plain-HTTP peer is named as such") {
     ::close(conn);
   });
   pki p;
-  http::endpoint ep;
-  ep.host = "127.0.0.1";
-  ep.port = ntohs(addr.sin_port);
+  http::endpoint ep = l.endpoint();
   ep.tls = true;
   ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
   auto r = call(reactor, ep);
   plain.join();
-  ::close(fd);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
   CHECK(contains(r.error().message, "does not speak TLS"));
 }
 
 TEST_CASE("TLS: a peer that hangs up during the handshake is named as such") {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::thread rude([fd] {
-    int conn = ::accept(fd, nullptr, nullptr);
+  auto l = listener::tcp();
+  std::thread rude([&l] {
+    int conn = l.accept_one();
     char buf[1024];
     (void)::recv(conn, buf, sizeof buf, 0);  // the ClientHello, then silence and a close
     ::close(conn);
   });
   pki p;
-  http::endpoint ep;
-  ep.host = "127.0.0.1";
-  ep.port = ntohs(addr.sin_port);
+  http::endpoint ep = l.endpoint();
   ep.tls = true;
   ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
   auto r = call(reactor, ep);
   rude.join();
-  ::close(fd);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
   CHECK(contains(r.error().message, "the peer closed the connection during the TLS handshake"));
 }
 
 TEST_CASE("TLS: the deadline covers a handshake the server never answers") {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 1) == 0);  // the kernel completes the TCP handshake; nobody speaks TLS
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto l = listener::tcp();  // the kernel completes the TCP handshake; nobody speaks TLS
   pki p;
-  http::endpoint ep;
-  ep.host = "127.0.0.1";
-  ep.port = ntohs(addr.sin_port);
+  http::endpoint ep = l.endpoint();
   ep.tls = true;
   ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
   auto started = std::chrono::steady_clock::now();
   auto r = call(reactor, ep, 300ms);
   auto took = std::chrono::steady_clock::now() - started;
-  ::close(fd);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TIMEOUT");
   CHECK(contains(r.error().message, "TLS handshake"));

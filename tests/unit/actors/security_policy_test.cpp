@@ -6,19 +6,13 @@
 
 #include "actors/security_policy.hpp"
 
+#include "../test_text.hpp"
+
 using namespace cssh;
 using config::security_config;
 using config::security_mode;
 using ssh::program_kind;
-
-namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using test_text::contains;
 
 TEST_CASE("policy: an empty security block allows every session request") {
   security_config sec;

@@ -7,16 +7,10 @@
 
 #include "auth/password_hash.hpp"
 
+#include "../test_text.hpp"
+
 using namespace cssh::auth;
-
-namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using test_text::contains;
 
 TEST_CASE("every supported method: right password yes, wrong password no") {
   // Low costs keep the test fast; the verification path is the same at any cost.

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "../test_text.hpp"
 #include "config/loader.hpp"
 
 namespace config_test {
@@ -29,10 +30,7 @@ inline std::string load_bad(const std::string& yaml) {
   return r.error().message;
 }
 
-inline bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
+using test_text::contains;
 
 /// The same for tests about one section: `yaml` holds only that section and is loaded after
 /// minimal_config. These tests read the refusal's message (the loader has one error code).

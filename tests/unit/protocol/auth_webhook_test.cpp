@@ -5,8 +5,11 @@
 #include "protocol/auth_webhook.hpp"
 #include "protocol/config_webhook.hpp"
 
+#include "../test_text.hpp"
+
 using namespace cssh::auth_webhook;
 using json = nlohmann::json;
+using test_text::contains;
 
 namespace {
 
@@ -18,10 +21,6 @@ std::string bad(const std::string& body) {
   return r.error().message;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
 
 login_context alice() {
   login_context l;

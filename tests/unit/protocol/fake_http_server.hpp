@@ -25,6 +25,7 @@
 #include <thread>
 #include <utility>
 
+#include "../test_text.hpp"
 #include "protocol/http_client.hpp"
 
 namespace http_test {
@@ -230,9 +231,7 @@ inline result<void> write(http::upgraded_stream& s, std::string bytes) {
   return f.get();
 }
 
-inline bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using test_text::contains;
 
 inline const char* const upgrade_answer =
     "HTTP/1.1 101 UPGRADED\r\n"

@@ -4,8 +4,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -31,6 +29,7 @@
 using namespace std::chrono_literals;
 using cssh::result;
 using http_test::listener;
+using test_text::contains;
 namespace http = cssh::http;
 
 namespace {
@@ -123,20 +122,11 @@ struct server_options {
   std::string client_ca;  // non-empty: a client certificate signed by it is required
 };
 
-/// Listens on 127.0.0.1:0, accepts one connection on its own thread, runs the TLS handshake
+/// Listens on 127.0.0.1:0 (an http_test::listener), accepts one connection on its own thread, runs the TLS handshake
 /// and then `handle` (which may be empty when the test only cares about the handshake).
 class tls_server {
  public:
   tls_server(server_options opts, std::function<void(SSL*)> handle) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 4) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     ctx_ = SSL_CTX_new(TLS_server_method());
     BIO* cb = BIO_new_mem_buf(opts.identity.cert.data(), static_cast<int>(opts.identity.cert.size()));
     X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
@@ -160,7 +150,6 @@ class tls_server {
   }
   ~tls_server() {
     if (thread_.joinable()) thread_.join();
-    ::close(fd_);
     SSL_CTX_free(ctx_);
   }
   void join() {
@@ -168,10 +157,7 @@ class tls_server {
   }
 
   http::endpoint endpoint(std::shared_ptr<const http::tls_context> ctx) const {
-    http::endpoint ep;
-    ep.kind = http::endpoint::transport::tcp;
-    ep.host = "127.0.0.1";
-    ep.port = port_;
+    http::endpoint ep = listener_.endpoint();
     ep.tls = true;
     ep.tls_ctx = std::move(ctx);
     return ep;
@@ -182,9 +168,7 @@ class tls_server {
 
  private:
   void serve(const std::function<void(SSL*)>& handle) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 10000) != 1) return;
-    int conn = ::accept(fd_, nullptr, nullptr);
+    int conn = listener_.accept_one(10s);
     if (conn < 0) return;
     timeval tv{10, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -207,8 +191,7 @@ class tls_server {
     ::close(conn);
   }
 
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  listener listener_ = listener::tcp();
   SSL_CTX* ctx_ = nullptr;
   std::thread thread_;
 };
@@ -263,7 +246,6 @@ std::shared_ptr<const http::tls_context> context(const http::tls_settings& s) {
   return ctx.value();
 }
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 
 std::string temp_file(const std::string& name, const std::string& content) {
   std::string path = "/tmp/cssh-tls-test-" + std::to_string(::getpid()) + "-" + name;

@@ -3,8 +3,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,8 +17,12 @@
 
 #include "protocol/webhook_client.hpp"
 
+#include "fake_http_server.hpp"
+
 using namespace std::chrono_literals;
 using cssh::result;
+using http_test::listener;
+using test_text::contains;
 namespace http = cssh::http;
 namespace webhook = cssh::webhook;
 
@@ -67,26 +69,14 @@ struct seen_request {
 class scripted_server {
  public:
   explicit scripted_server(std::vector<step> script) : script_(std::move(script)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { serve(); });
   }
   ~scripted_server() {
     stop_ = true;
     thread_.join();
     for (auto& t : workers_) t.join();
-    ::close(fd_);
   }
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(listener_.endpoint().port) + path; }
   std::vector<seen_request> requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return seen_;
@@ -95,9 +85,7 @@ class scripted_server {
  private:
   void serve() {
     while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) != 1) continue;
-      int c = ::accept(fd_, nullptr, nullptr);
+      int c = listener_.accept_one(50ms);
       if (c < 0) continue;
       // One thread per connection: a slow answer must not hold up the next attempt.
       workers_.emplace_back([this, c] {
@@ -147,8 +135,7 @@ class scripted_server {
     ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
   }
 
-  int fd_ = -1;
-  unsigned short port_ = 0;
+  listener listener_ = listener::tcp();
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::thread> workers_;  // touched by thread_ only, joined after it
@@ -190,10 +177,6 @@ outcome post(http::reactor& reactor, const webhook::client_settings& settings, c
   return o;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  INFO("looking for [", needle, "] in [", haystack, "]");
-  return haystack.find(needle) != std::string::npos;
-}
 
 webhook::client_settings settings_for(const std::string& url, std::chrono::milliseconds timeout = 1s) {
   webhook::client_settings s;

@@ -9,7 +9,6 @@
 
 using namespace cssh::config;
 using std::chrono::milliseconds;
-
 using config_test::contains;
 using config_test::on_minimal::load_bad;
 using config_test::on_minimal::load_ok;

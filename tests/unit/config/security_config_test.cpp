@@ -8,7 +8,6 @@
 #include "config_test_helpers.hpp"
 
 using namespace cssh::config;
-
 using config_test::contains;
 using config_test::on_minimal::load_bad;
 using config_test::on_minimal::load_ok;

@@ -29,6 +29,7 @@
 using namespace std::chrono_literals;
 using cssh::result;
 using http_test::listener;
+using http_test::one_shot_server;
 using test_text::contains;
 namespace http = cssh::http;
 
@@ -246,6 +247,14 @@ std::shared_ptr<const http::tls_context> context(const http::tls_settings& s) {
   return ctx.value();
 }
 
+/// A TLS endpoint, trusting p's CA, for a peer on a plain listener that misbehaves.
+http::endpoint tls_endpoint(const listener& l, const pki& p) {
+  http::endpoint ep = l.endpoint();
+  ep.tls = true;
+  ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
+  return ep;
+}
+
 
 std::string temp_file(const std::string& name, const std::string& content) {
   std::string path = "/tmp/cssh-tls-test-" + std::to_string(::getpid()) + "-" + name;
@@ -352,20 +361,15 @@ TEST_CASE("TLS: a client certificate from an untrusted CA is refused by the serv
 
 TEST_CASE("TLS: a plain-HTTP peer is named as such") {
   auto l = listener::tcp();
-  std::thread plain([&l] {
-    int conn = l.accept_one();
+  one_shot_server plain(l, [](int conn) {
     char buf[1024];
     (void)::recv(conn, buf, sizeof buf, 0);
     const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     (void)::send(conn, answer, sizeof answer - 1, MSG_NOSIGNAL);
-    ::close(conn);
   });
   pki p;
-  http::endpoint ep = l.endpoint();
-  ep.tls = true;
-  ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
-  auto r = call(reactor, ep);
+  auto r = call(reactor, tls_endpoint(l, p));
   plain.join();
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
@@ -374,18 +378,13 @@ TEST_CASE("TLS: a plain-HTTP peer is named as such") {
 
 TEST_CASE("TLS: a peer that hangs up during the handshake is named as such") {
   auto l = listener::tcp();
-  std::thread rude([&l] {
-    int conn = l.accept_one();
+  one_shot_server rude(l, [](int conn) {
     char buf[1024];
     (void)::recv(conn, buf, sizeof buf, 0);  // the ClientHello, then silence and a close
-    ::close(conn);
   });
   pki p;
-  http::endpoint ep = l.endpoint();
-  ep.tls = true;
-  ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
-  auto r = call(reactor, ep);
+  auto r = call(reactor, tls_endpoint(l, p));
   rude.join();
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TLS_FAILED");
@@ -395,12 +394,9 @@ TEST_CASE("TLS: a peer that hangs up during the handshake is named as such") {
 TEST_CASE("TLS: the deadline covers a handshake the server never answers") {
   auto l = listener::tcp();  // the kernel completes the TCP handshake; nobody speaks TLS
   pki p;
-  http::endpoint ep = l.endpoint();
-  ep.tls = true;
-  ep.tls_ctx = context({p.ca->pem().cert, "", "", ""});
   http::reactor reactor(1);
   auto started = std::chrono::steady_clock::now();
-  auto r = call(reactor, ep, 300ms);
+  auto r = call(reactor, tls_endpoint(l, p), 300ms);
   auto took = std::chrono::steady_clock::now() - started;
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "HTTP_TIMEOUT");

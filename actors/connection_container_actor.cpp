@@ -1,9 +1,11 @@
 #include "actors/connection_container_actor.hpp"
 
+#include <string_view>
 #include <vector>
 
 #include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "docker/container_files.hpp"
 #include "docker/image_policy.hpp"
 
@@ -50,6 +52,12 @@ docker::callback<void> continue_with(self_ptr self, std::string name) {
   return [me, name = std::move(name)](result<void> r) {
     caf::anon_send(me, cc_step_done{name, r.ok(), "", r.ok() ? "" : r.error().message});
   };
+}
+
+/// The same for one Engine call, counted in the Docker call metrics under `endpoint` (the names
+/// session mode's docker_io_actor uses for the same calls).
+docker::callback<void> counted_continue_with(self_ptr self, std::string_view endpoint, std::string name) {
+  return metrics::count_docker_call<void>(endpoint, continue_with(self, std::move(name)));
 }
 
 void settle(self_ptr self, container_ready outcome) {
@@ -100,18 +108,20 @@ void create(self_ptr self) {
   // by then, the container would still be removed.
   auto supervisor = st.supervisor;
   st.creating = true;
+  auto done = [me, supervisor, slot](result<std::string> r) {
+    if (r) caf::anon_send(supervisor, container_created{me, r.value(), slot});
+    caf::anon_send(me, cc_step_done{"created", r.ok(), r.ok() ? r.value() : "", r.ok() ? "" : r.error().message});
+  };
   st.context->engine->create_container(
       body, st.config->docker.execution.container_name,
-      [me, supervisor, slot](result<std::string> r) {
-        if (r) caf::anon_send(supervisor, container_created{me, r.value(), slot});
-        caf::anon_send(me, cc_step_done{"created", r.ok(), r.ok() ? r.value() : "", r.ok() ? "" : r.error().message});
-      },
+      metrics::count_docker_call<std::string>(
+          "container_create", metrics::time_success<std::string>(metrics::server().container_create_seconds, done)),
       docker::platform_query(st.config->docker.execution));
 }
 
 void start(self_ptr self) {
   auto& st = self->state;
-  st.context->engine->start_container(st.container_id, continue_with(self, "started"));
+  st.context->engine->start_container(st.container_id, counted_continue_with(self, "container_start", "started"));
 }
 
 cc_impl::behavior_type cc_behavior(self_ptr self, context_ptr context, std::shared_ptr<const config::app_config> config,
@@ -154,7 +164,7 @@ cc_impl::behavior_type cc_behavior(self_ptr self, context_ptr context, std::shar
           if (s.request.files.empty()) return start(self);
           // The webhooks' files go in before anything runs (and could look for them).
           docker::write_container_files(s.context->engine, s.container_id, s.request.files,
-                                        continue_with(self, "files"));
+                                        counted_continue_with(self, "container_files", "files"));
         } else if (msg.step == "files") {
           start(self);
         } else if (msg.step == "started") {

@@ -9,7 +9,7 @@
 #include <limits>
 #include <cctype>
 
-#include "protocol/http_transport.hpp"
+#include "protocol/http_request_setup.hpp"
 
 namespace cssh::http {
 
@@ -27,9 +27,6 @@ class call_exchange final : public exchange {
   call_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, response_handler done,
                 std::unique_ptr<connection_pool::idle_connection> reused)
       : exchange(std::move(core), ep, std::move(req), std::move(reused)), done_(std::move(done)) {}
-
-  /// The reactor refused to queue us: report without ever having touched the network.
-  void refuse() { finish(reactor_stopped(request_line())); }
 
  private:
   void on_connected() override {
@@ -137,8 +134,6 @@ class streamed_exchange final : public exchange {
                     response_handler done)
       : exchange(std::move(core), ep, std::move(req)), on_body_(std::move(on_body)), done_(std::move(done)) {}
 
-  void refuse() { finish(reactor_stopped(request_line())); }
-
  private:
   static constexpr std::size_t piece_size = 64u * 1024u;
 
@@ -227,36 +222,22 @@ std::string response::header(std::string_view name) const {
 
 void async_call(reactor& r, const endpoint& ep, request req, response_handler done) {
   auto core = r.internals().core;
-  auto prepared = with_tls_context(ep);
-  if (!prepared) {
-    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
-      done(fail(f.code, what + ": " + f.message));
-    };
-    // Callbacks belong on a reactor thread; only a stopped reactor forces us to answer inline.
-    if (!core->post(core->ioc.get_executor(), report)) report();
-    return;
-  }
+  auto prepared = prepare_endpoint(*core, ep, req, done);
+  if (!prepared) return;
   std::shared_ptr<call_exchange> op;
-  if (auto idle = core->pool.take(pool_key(prepared.value()))) {
-    op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done), std::move(idle));
+  if (auto idle = core->pool.take(pool_key(*prepared))) {
+    op = std::make_shared<call_exchange>(core, *prepared, std::move(req), std::move(done), std::move(idle));
   } else {
-    op = std::make_shared<call_exchange>(core, prepared.value(), std::move(req), std::move(done));
+    op = std::make_shared<call_exchange>(core, *prepared, std::move(req), std::move(done));
   }
-  if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
+  launch(*core, op);
 }
 
 void async_call_streamed(reactor& r, const endpoint& ep, request req, body_handler on_body, response_handler done) {
   auto core = r.internals().core;
-  auto prepared = with_tls_context(ep);
-  if (!prepared) {
-    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
-      done(fail(f.code, what + ": " + f.message));
-    };
-    if (!core->post(core->ioc.get_executor(), report)) report();
-    return;
-  }
-  auto op = std::make_shared<streamed_exchange>(core, prepared.value(), std::move(req), std::move(on_body), std::move(done));
-  if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
+  auto prepared = prepare_endpoint(*core, ep, req, done);
+  if (!prepared) return;
+  launch(*core, std::make_shared<streamed_exchange>(core, *prepared, std::move(req), std::move(on_body), std::move(done)));
 }
 
 }  // namespace cssh::http

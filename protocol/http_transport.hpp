@@ -186,6 +186,9 @@ enum class phase { connect, tls_handshake, exchange };
 /// CAs). Fails only when that default context cannot be built.
 result<endpoint> with_tls_context(const endpoint& ep);
 
+/// The failure every entry point reports once the reactor no longer runs anything.
+failure reactor_stopped(const std::string& what);
+
 /// The common half of a call and an upgrade: strand, socket, deadline, connect, and the wording
 /// of failures ("<endpoint>: <METHOD target>: <what happened>"). Subclasses continue in
 /// on_connected() and must call finish_io() exactly when they deliver their outcome.
@@ -197,6 +200,9 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
   /// Runs on the strand: registers with the reactor, arms the deadline, connects (and runs
   /// the TLS handshake for https endpoints).
   void start();
+  /// The reactor refused to queue start(): reports HTTP_CANCELLED through on_failed() without
+  /// ever having touched the network.
+  void refuse() { on_failed(reactor_stopped(request_line())); }
   strand_type& strand() { return strand_; }
 
  protected:
@@ -244,8 +250,5 @@ class exchange : public cancellable, public std::enable_shared_from_this<exchang
   abort_reason aborted_ = abort_reason::none;
   std::uint64_t track_id_ = 0;
 };
-
-/// The failure every entry point reports once the reactor no longer runs anything.
-failure reactor_stopped(const std::string& what);
 
 }  // namespace cssh::http::detail

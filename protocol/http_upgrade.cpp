@@ -10,7 +10,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
-#include "protocol/http_transport.hpp"
+#include "protocol/http_request_setup.hpp"
 
 namespace cssh::http {
 
@@ -212,8 +212,6 @@ class upgrade_exchange final : public exchange {
   upgrade_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, upgrade_handler done)
       : exchange(std::move(core), ep, std::move(req)), done_(std::move(done)) {}
 
-  void refuse() { finish(reactor_stopped(request_line())); }
-
  private:
   void on_connected() override {
     msg_ = build_message();
@@ -287,17 +285,9 @@ class upgrade_exchange final : public exchange {
 
 void async_upgrade(reactor& r, const endpoint& ep, request req, upgrade_handler done) {
   auto core = r.internals().core;
-  auto prepared = with_tls_context(ep);
-  if (!prepared) {
-    auto report = [done = std::move(done), f = prepared.error(), what = ep.describe() + ": " + req.method + " " + req.target] {
-      done(fail(f.code, what + ": " + f.message));
-    };
-    // Callbacks belong on a reactor thread; only a stopped reactor forces us to answer inline.
-    if (!core->post(core->ioc.get_executor(), report)) report();
-    return;
-  }
-  auto op = std::make_shared<upgrade_exchange>(core, prepared.value(), std::move(req), std::move(done));
-  if (!core->post(op->strand(), [op] { op->start(); })) op->refuse();
+  auto prepared = prepare_endpoint(*core, ep, req, done);
+  if (!prepared) return;
+  launch(*core, std::make_shared<upgrade_exchange>(core, *prepared, std::move(req), std::move(done)));
 }
 
 }  // namespace cssh::http

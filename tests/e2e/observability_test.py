@@ -18,6 +18,7 @@ Only loopback addresses and free ports are used. Each check prints PASS/FAIL.
 """
 
 import asyncio
+import copy
 import json
 import os
 import re
@@ -638,6 +639,55 @@ def test_syslog(env):
     env.syslog_lines = lines
 
 
+def test_connection_mode_metrics(env):
+    """Connection mode's Engine calls count in the Docker call metrics, under session mode's names."""
+    conn = copy.copy(env)  # the same webhook and Docker proxy; its own ports, config and log
+    conn.ssh_port, conn.metrics_port, conn.health_port = free_port(), free_port(), free_port()
+    conn.config = os.path.join(env.tmp, "connection.yaml")
+    conn.log = os.path.join(env.tmp, "connection.log")
+    conn.out = os.path.join(env.tmp, "connection-server.out")
+    conn.write_config(conn.config, "file", conn.log)
+    with open(conn.config) as f:
+        text = f.read()
+    text = text.replace("    mode: session\n", "    mode: connection\n")
+    check("    mode: connection\n" in text, "connection mode: the server's config asks for it")
+    with open(conn.config, "w") as f:
+        f.write(text)
+    conn.proc = None
+    conn.start()
+    try:
+        base, _ = conn.scrape()
+        r = conn.ssh("echo connection-mode")
+        check(r.returncode == 0 and r.stdout.strip() == b"connection-mode", "connection mode: a session runs",
+              f"rc={r.returncode} {r.stdout[-200:]!r} {r.stderr[-300:]!r}")
+
+        def delta(scrape, name, **labels):
+            return scrape.get(name, **labels) - base.get(name, **labels)
+
+        # The container is removed once the connection is gone: then every call has been counted.
+        after = wait_until(lambda: (lambda s: s if delta(s, "cssh_docker_requests_total",
+                                                         endpoint="container_remove") >= 1 else None)(conn.scrape()[0]),
+                           15) or conn.scrape()[0]
+        grown = delta(after, "cssh_actors_started_total", kind="connection_container")
+        check(grown == 1, "connection mode: the connection's container came from a connection_container actor",
+              f"grew by {grown}")
+        for endpoint in ("container_create", "container_start", "container_remove"):
+            grown = delta(after, "cssh_docker_requests_total", endpoint=endpoint)
+            check(grown == 1, f"metrics (connection mode): cssh_docker_requests_total{{endpoint={endpoint}}} grew by 1",
+                  f"grew by {grown}")
+        grown = delta(after, "cssh_container_create_seconds_count")
+        check(grown == 1, "metrics (connection mode): cssh_container_create_seconds_count grew by 1", f"grew by {grown}")
+        errors = delta(after, "cssh_docker_errors_total", endpoint="container_create")
+        check(errors == 0, "metrics (connection mode): the create counted no error", f"grew by {errors}")
+    finally:
+        conn.proc.send_signal(signal.SIGTERM)
+        try:
+            conn.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            conn.proc.kill()
+    test_no_containers_left(conn)
+
+
 def test_no_secrets(env):
     files = [os.path.join(env.tmp, n) for n in os.listdir(env.tmp) if n.endswith((".log", ".log.1", ".out"))]
     texts = [Env.read(f) for f in files] + env.syslog_lines
@@ -675,6 +725,7 @@ def main():
         test_logs(env)
         test_draining(env)
         test_syslog(env)
+        test_connection_mode_metrics(env)
         test_no_secrets(env)
         test_no_containers_left(env)
     finally:

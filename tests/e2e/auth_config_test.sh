@@ -82,18 +82,8 @@ stats() {
 count() { stats "$1" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["requests"].get(sys.argv[1], 0))' "$2"; }
 
 docker_block() {
-  cat <<EOF
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $GUEST_IMAGE
-    imagePullPolicy: Never
-log:
-  level: debug
-EOF
+  docker_session_block
+  printf 'log:\n  level: debug\n'
 }
 
 SSH_COMMON=(-F /dev/null -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR

@@ -35,17 +35,11 @@ describe_managed_containers() {
 start_webhook
 
 # --- server -------------------------------------------------------------------
-write_server_config server debug <<EOF
-backend: docker
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $GUEST_IMAGE
-    imagePullPolicy: Never
-EOF
+# (Not a pipe: write_server_config sets SSH_PORT in this shell.)
+write_server_config server debug < <(
+  echo "backend: docker"
+  docker_session_block
+)
 start=$(now_ms)
 start_server server
 info "server listening on 127.0.0.1:$SSH_PORT after $(($(now_ms) - start)) ms; webhook on 127.0.0.1:$WEBHOOK_PORT"

@@ -197,6 +197,21 @@ write_server_config() {
   } >"$TMP/$name.yaml"
 }
 
+# docker_session_block: the docker: section most servers use (the local Engine's socket, session
+# mode, the guest image, never pulled).
+docker_session_block() {
+  cat <<EOF
+docker:
+  connection:
+    host: unix:///var/run/docker.sock
+  execution:
+    mode: session
+    container:
+      image: $GUEST_IMAGE
+    imagePullPolicy: Never
+EOF
+}
+
 # start_server NAME: runs the server with $TMP/NAME.yaml, logging to $TMP/NAME.log; sets
 # SERVER_PID and SSH_PORT (read from the config). A failed check and status 1 if it does not
 # listen (at the top level of a `set -e` script, that ends the test).

@@ -31,13 +31,14 @@ CONN_LABEL = "containerssh_connection_id"
 # --- checks ---------------------------------------------------------------------------------------
 
 failures = []
-_counted = [0]
+_checks = 0  # read it through checks_run(): an imported copy of a number would not move
 
 
 def check(ok, what, detail="", always_detail=False):
     """Prints PASS/FAIL for one check (with `detail` when it failed, or always if asked), counts it
     and remembers a failure; returns ok."""
-    _counted[0] += 1
+    global _checks
+    _checks += 1
     shown = detail and (always_detail or not ok)
     print(("PASS: " if ok else "FAIL: ") + what + (f" ({detail})" if shown else ""), flush=True)
     if not ok:
@@ -46,7 +47,7 @@ def check(ok, what, detail="", always_detail=False):
 
 
 def checks_run():
-    return _counted[0]
+    return _checks
 
 
 def summary(name):

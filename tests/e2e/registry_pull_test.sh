@@ -115,15 +115,7 @@ dockerrun:
 EOF
       [[ -z "$extra" ]] || printf '%s\n' "$extra"
     else
-      cat <<EOF
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $image
-EOF
+      docker_session_block "$image" ""
       [[ -z "$extra" ]] || printf '%s\n' "$extra"
     fi
   } >"$TMP/$name.yaml"

@@ -105,7 +105,8 @@ e2e_start() {
 LOG_TAIL=30
 e2e_cleanup() {
   local rc=$? left log
-  set +e
+  # Cleanup goes on whatever fails, even a hook reading a variable the script had not set yet.
+  set +eu
   if declare -F before_cleanup >/dev/null; then before_cleanup; fi
   stop_servers
   stop_pid "$WEBHOOK_PID"
@@ -197,8 +198,10 @@ write_server_config() {
   } >"$TMP/$name.yaml"
 }
 
-# docker_session_block: the docker: section most servers use (the local Engine's socket, session
-# mode, the guest image, never pulled).
+# docker_session_block [IMAGE [PULL_POLICY]]: the docker: section most servers use: the local
+# Engine's socket, session mode, IMAGE (default the guest image) with imagePullPolicy PULL_POLICY
+# (default Never; an empty one leaves the line out, for the caller to append execution keys).
+# shellcheck disable=SC2120  # both arguments are optional
 docker_session_block() {
   cat <<EOF
 docker:
@@ -207,9 +210,10 @@ docker:
   execution:
     mode: session
     container:
-      image: $GUEST_IMAGE
-    imagePullPolicy: Never
+      image: ${1:-$GUEST_IMAGE}
 EOF
+  local policy=${2-Never}
+  [[ -z "$policy" ]] || echo "    imagePullPolicy: $policy"
 }
 
 # start_server NAME: runs the server with $TMP/NAME.yaml, logging to $TMP/NAME.log; sets

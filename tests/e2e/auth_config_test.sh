@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317,SC2016  # cleanup() runs from the EXIT trap; remote commands are quoted on purpose
+# shellcheck disable=SC2317,SC2016  # the cleanup hook runs from the EXIT trap; remote commands are quoted on purpose
 # End-to-end test of authentication, authorization and the config server: the real server, the
 # real dockerd and the OpenSSH client (sshpass for passwords, ssh-keygen keys for public keys)
 # against tests/e2e/authconfig_server.py, which checks every field of every request. It shows:
@@ -19,18 +19,10 @@
 # Usage: tests/e2e/auth_config_test.sh path/to/containerssh
 set -euo pipefail
 
-BINARY=${1:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [[ -z "$BINARY" || ! -x "$BINARY" ]]; then
-  echo "usage: $0 path/to/containerssh (got '${BINARY}')" >&2
-  exit 2
-fi
 # shellcheck source=tests/e2e/lib/engine_env.sh
 source "$HERE/lib/engine_env.sh"
-need_tools docker openssl sshpass ssh ssh-keygen timeout ss "$PYTHON"
-docker image inspect "$GUEST_IMAGE" >/dev/null 2>&1 || { echo "FAIL: $GUEST_IMAGE is missing (tests/e2e/setup.sh)"; exit 1; }
-
-TMP=$(mktemp -d /tmp/cssh-authcfg.XXXXXX)
+e2e_start "${1:-}" /tmp/cssh-authcfg.XXXXXX docker openssl sshpass ssh ssh-keygen timeout ss "$PYTHON"
 ALT_IMAGE=cssh-auth-alt:latest
 PASSWORD=open-sesame-42
 AC_PIDS=()
@@ -42,35 +34,12 @@ our_containers() {
   for id in $(instance_ids); do docker ps -aq --filter "label=containerssh_instance=$id"; done
 }
 
-cleanup() {
-  local rc=$?
-  set +e
-  stop_servers
+# The test auth/config servers (the containerssh servers and their containers go first).
+after_cleanup() {
   local pid
   for pid in "${AC_PIDS[@]}"; do stop_pid "$pid"; done
-  local left
-  left=$(our_containers)
-  if [[ -n "$left" ]]; then
-    echo "cleanup: removing containers left behind: $(echo "$left" | tr '\n' ' ')"
-    echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
-  fi
-  if ((FAILED > 0 || rc != 0)); then
-    local log
-    for log in "$TMP"/*.log; do
-      [[ -f "$log" ]] || continue
-      echo "---- $log (last 30 lines) ----"
-      tail -n 30 "$log"
-    done
-    echo "---- logs kept in $TMP ----"
-  else
-    [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TMP"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-T0=$(now_ms)
 ssh-keygen -q -t ed25519 -N '' -f "$TMP/host_ed25519" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C alice-key -f "$TMP/alice_key" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$TMP/stranger_key" >/dev/null
@@ -113,18 +82,8 @@ stats() {
 count() { stats "$1" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["requests"].get(sys.argv[1], 0))' "$2"; }
 
 docker_block() {
-  cat <<EOF
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $GUEST_IMAGE
-    imagePullPolicy: Never
-log:
-  level: debug
-EOF
+  docker_session_block
+  printf 'log:\n  level: debug\n'
 }
 
 SSH_COMMON=(-F /dev/null -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR

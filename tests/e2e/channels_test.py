@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,31 +23,15 @@ import time
 import warnings
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asyncssh  # noqa: E402
 import paramiko  # noqa: E402
 
+from ops_lib import (PASSWORD, check, config_head, docker_section, failures, free_port,  # noqa: E402
+                     start_auth_webhook, stop_process, summary, wait_port)
+
 logging.getLogger("asyncssh").setLevel(logging.CRITICAL)
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
-failures = []
-checks = 0
-
-
-def check(ok, what, detail=""):
-    global checks
-    checks += 1
-    print(("PASS: " if ok else "FAIL: ") + what + ("" if ok or not detail else f" ({detail})"), flush=True)
-    if not ok:
-        failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid):
@@ -62,38 +45,22 @@ def rss_kb(pid):
 class Server:
     def __init__(self, binary):
         self.tmp = tempfile.mkdtemp(prefix="cssh-channels-e2e.")
-        self.webhook = subprocess.Popen([sys.executable, os.path.join(HERE, "auth_webhook.py"), "--port", "0",
-                                         "--users", f"alice:{PASSWORD}"], stdout=subprocess.PIPE,
-                                        stderr=open(os.path.join(self.tmp, "webhook.log"), "w"), text=True)
-        webhook_port = int(self.webhook.stdout.readline().split()[1])
+        self.webhook, webhook_port = start_auth_webhook(os.path.join(self.tmp, "webhook.log"),
+                                                        "--users", f"alice:{PASSWORD}")
         self.port = free_port()
         config = os.path.join(self.tmp, "config.yaml")
         with open(config, "w") as f:
-            f.write(f"ssh:\n  listen: 127.0.0.1:{self.port}\n  hostkeys: [{self.tmp}/host]\n"
-                    "auth:\n  password:\n    method: webhook\n    webhook:\n"
-                    f"      url: http://127.0.0.1:{webhook_port}\n"
-                    "docker:\n  execution:\n    mode: session\n"
-                    f"    container:\n      image: {IMAGE}\n    imagePullPolicy: Never\nlog:\n  level: info\n")
+            f.write(config_head(self.port, self.tmp, f"http://127.0.0.1:{webhook_port}") + docker_section("session") +
+                    "log:\n  level: info\n")
         self.log = os.path.join(self.tmp, "server.log")
         self.proc = subprocess.Popen([binary, "--config", config], stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start: " + open(self.log).read()[-2000:])
+        if not wait_port(self.port, 20):
+            raise RuntimeError("server did not start: " + open(self.log).read()[-2000:])
 
     def close(self, keep):
         for p in (self.proc, self.webhook):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p, timeout=10)
         if keep:
             print(f"logs kept in {self.tmp}")
         else:
@@ -342,11 +309,7 @@ def main():
     left = subprocess.run(["docker", "ps", "-aq", "--filter", "label=containerssh_cpp"], capture_output=True,
                           text=True).stdout.split()
     print(f"INFO: containers labelled containerssh_cpp after the run: {len(left)}")
-    if failures:
-        print(f"channels_test: {len(failures)} of {checks} checks FAILED")
-        return 1
-    print(f"channels_test: all {checks} checks passed")
-    return 0
+    return summary("e2e_channels_full" if "--full" in sys.argv else "e2e_channels")
 
 
 if __name__ == "__main__":

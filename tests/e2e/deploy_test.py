@@ -24,11 +24,10 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops_lib import IMAGE, PASSWORD, Webhook, check, finish, free_port, remove_containers, wait_until  # noqa: E402
+from ops_lib import IMAGE, PASSWORD, check, finish, free_port, remove_containers, ssh_options, wait_until  # noqa: E402
+from webhook_lib import RecordingWebhook as Webhook  # noqa: E402
 
-SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=20"]
+SSH_OPTS = ssh_options(connect_timeout=20)
 
 
 def run(args, timeout=300, **kw):
@@ -137,7 +136,7 @@ def main():
         run(["docker", "rmi", "-f", image, base_image], timeout=120)
         webhook.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    finish()
+    finish("e2e_deploy_full")
 
 
 def remove_containers_count(instance):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # cleanup() and its helpers run from the EXIT trap
+# shellcheck disable=SC2317,SC2016  # the cleanup hooks run from the EXIT trap; remote commands are quoted on purpose
 # End-to-end test of the docker options (container / host / network / platform / containerName):
 # the real server binary, the real dockerd, the OpenSSH client (through sshpass) and the test
 # auth webhook, all on 127.0.0.1. Each option is checked where it takes effect: inside the
@@ -12,199 +12,43 @@
 # containerssh-guest:latest (tests/e2e/setup.sh provides both).
 set -euo pipefail
 
-BINARY=${1:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PYTHON=/usr/bin/python3
-IMAGE=containerssh-guest:latest
-MANAGED_LABEL=containerssh_cpp
+# shellcheck source=tests/e2e/lib/engine_env.sh
+source "$HERE/lib/engine_env.sh"
+e2e_start "${1:-}" /tmp/cssh-e2e-options.XXXXXX docker sshpass ssh "$PYTHON" timeout
+chmod 755 "$TMP"
 RUN_ID="$$-$RANDOM"
 RUN_LABEL=cssh-e2e-options    # every container this test's configurations create carries RUN_LABEL=RUN_ID
 VOLUME=cssh-e2e-vol-$RUN_ID
 FIXED_NAME=cssh-e2e-fixed-$RUN_ID
-
-if [[ -z "$BINARY" ]]; then
-  echo "usage: $0 path/to/containerssh" >&2
-  exit 2
-fi
-if [[ ! -x "$BINARY" ]]; then
-  echo "FAIL: server binary $BINARY is missing or not executable"
-  exit 1
-fi
-for tool in docker sshpass ssh "$PYTHON" timeout; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "FAIL: $tool is not installed (run scripts/install-deps.sh)"
-    exit 1
-  fi
-done
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  echo "FAIL: image $IMAGE is missing (run tests/e2e/setup.sh)"
-  exit 1
-fi
-
-TMP=$(mktemp -d /tmp/cssh-e2e-options.XXXXXX)
-chmod 755 "$TMP"
-SERVER_PID=""
-SERVER_NAME=""
-WEBHOOK_PID=""
 BG_PIDS=()
-CHECKS=0
-FAILED=0
-T0=$(date +%s%3N)
+LOG_TAIL=40
 
-now_ms() { date +%s%3N; }
-pass() {
-  CHECKS=$((CHECKS + 1))
-  echo "PASS: $*"
-}
-fail() {
-  CHECKS=$((CHECKS + 1))
-  FAILED=$((FAILED + 1))
-  echo "FAIL: $*"
-}
-info() { echo "INFO: $*"; }
-show() { head -c 600 "$1" | cat -v; }
-
-alive() {
-  local stat
-  [[ -n "$1" ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ "${stat%% *}" != Z ]]
-}
-
-stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s grace, then SIGKILL
-  local pid=$1 i
-  [[ -n "$pid" ]] || return 0
-  alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
+# This test's containers: by its run label, and the one with the fixed name.
 our_containers() {
   docker ps -aq --filter "label=$RUN_LABEL=$RUN_ID"
   docker ps -aq --filter "name=^/$FIXED_NAME\$"
 }
 
-cleanup() {
-  local rc=$?
-  set +e
+before_cleanup() {
   local pid
   for pid in "${BG_PIDS[@]}"; do
     pkill -KILL -P "$pid" 2>/dev/null
     kill -KILL "$pid" 2>/dev/null
   done
-  stop_pid "$SERVER_PID"
-  stop_pid "$WEBHOOK_PID"
-  local left
-  left=$(our_containers | sort -u)
-  if [[ -n "$left" ]]; then
-    echo "cleanup: removing containers left behind: $(echo "$left" | tr '\n' ' ')"
-    echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
-  fi
-  docker volume rm -f "$VOLUME" >/dev/null 2>&1
-  if ((FAILED > 0 || rc != 0)); then
-    local log
-    for log in "$TMP"/server-*.log; do
-      [[ -e "$log" ]] || continue
-      echo "---- $(basename "$log") (last 40 lines) ----"
-      tail -n 40 "$log"
-    done
-    echo "---- logs kept in $TMP ----"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+after_cleanup() { docker volume rm -f "$VOLUME" >/dev/null 2>&1; }
 
-free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-port_listening() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-# --- auth webhook ------------------------------------------------------------------------
-"$PYTHON" "$HERE/auth_webhook.py" --port 0 --users alice:secret >"$TMP/webhook.out" 2>"$TMP/webhook.log" &
-WEBHOOK_PID=$!
-WEBHOOK_PORT=""
-for ((i = 0; i < 100; i++)); do
-  WEBHOOK_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/webhook.out")
-  [[ -z "$WEBHOOK_PORT" ]] && alive "$WEBHOOK_PID" || break
-  sleep 0.1
-done
-if [[ -z "$WEBHOOK_PORT" ]]; then
-  fail "auth webhook did not start"
-  exit 1
-fi
+start_webhook
 
 # --- servers -----------------------------------------------------------------------------
-# write_config NAME: stdin is the docker part of the configuration (backend + docker/dockerrun).
-write_config() {
-  local name=$1
-  SSH_PORT=$(free_port)
-  {
-    cat <<EOF
-ssh:
-  listen: 127.0.0.1:$SSH_PORT
-  hostkeys:
-    - $TMP/host_ed25519
-auth:
-  password:
-    method: webhook
-    webhook:
-      url: http://127.0.0.1:$WEBHOOK_PORT
-log:
-  level: debug
-EOF
-    cat
-  } >"$TMP/$name.yaml"
-}
+# write_config NAME: stdin is the docker part of the configuration (backend + docker/dockerrun);
+# the server on $TMP/NAME.yaml listens on $SSH_PORT and logs (debug) to $TMP/NAME.log.
+write_config() { write_server_config "$1" debug; }
 
-# start_server NAME: starts the server on $TMP/NAME.yaml (port $SSH_PORT) and waits until it listens.
-start_server() {
-  SERVER_NAME=$1
-  "$BINARY" --config "$TMP/$SERVER_NAME.yaml" >"$TMP/server-$SERVER_NAME.log" 2>&1 &
-  SERVER_PID=$!
-  local start
-  start=$(now_ms)
-  until port_listening "$SSH_PORT"; do
-    if ! alive "$SERVER_PID"; then
-      fail "$SERVER_NAME: server exited before listening: $(tail -n 5 "$TMP/server-$SERVER_NAME.log")"
-      exit 1
-    fi
-    if (($(now_ms) - start > 20000)); then
-      fail "$SERVER_NAME: server does not listen after 20 s"
-      exit 1
-    fi
-    sleep 0.05
-  done
-}
-
-stop_server() {
-  stop_pid "$SERVER_PID"
-  SERVER_PID=""
-}
-
-SSH_OPTS=(-F /dev/null -T
-  -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-  -o PreferredAuthentications=password -o PubkeyAuthentication=no
-  -o NumberOfPasswordPrompts=1 -o ConnectTimeout=10)
-
-# cssh [COMMAND]: one SSH session as alice to the current server (no command: a shell request).
-cssh() {
-  timeout "${SSH_TIMEOUT:-60}" sshpass -p secret ssh "${SSH_OPTS[@]}" -p "$SSH_PORT" alice@127.0.0.1 "$@"
-}
+# session [COMMAND]: one SSH session as alice to the current server (no command: a shell request;
+# limit: $SSH_TIMEOUT s, default 60).
+session() { SSH_TIMEOUT=${SSH_TIMEOUT:-60} cssh "$SSH_PORT" "$@"; }
 
 # wait_container FILTER...: prints the id of the first container matching the docker ps filters
 # (waits up to 10 s).
@@ -305,7 +149,7 @@ docker:
     mode: session
     imagePullPolicy: Never
     container:
-      image: $IMAGE
+      image: $GUEST_IMAGE
       env: [CSSH_E2E_VAR=from-config]
       cmd: [/bin/sh, -c, 'echo "cmd-ran uid=\$(id -u)"']
       user: 1000
@@ -365,11 +209,11 @@ docker:
 $BLKIO_DEVICE_YAML
 EOF
 start_server limits
-LOG=$TMP/server-limits.log
+LOG=$TMP/limits.log
 
 # 1a. A shell request in session mode runs container.cmd (as uid 1000).
 rc=0
-cssh </dev/null >"$TMP/shell.out" 2>"$TMP/shell.err" || rc=$?
+session </dev/null >"$TMP/shell.out" 2>"$TMP/shell.err" || rc=$?
 if ((rc == 0)) && grep -qx 'cmd-ran uid=1000' "$TMP/shell.out"; then
   pass "cmd: a shell request ran container.cmd as uid 1000 ('cmd-ran uid=1000')"
 else
@@ -415,7 +259,7 @@ echo "blkio.write_iops=$(cat $cg/blkio/blkio.throttle.write_iops_device 2>/dev/n
 echo "blkio.weight=$(cat $cg/blkio/blkio.weight $cg/blkio/blkio.bfq.weight 2>/dev/null | head -n 1)"
 sleep 3'
 start=$(now_ms)
-cssh "$PROBE" >"$TMP/probe.out" 2>"$TMP/probe.err" &
+session "$PROBE" >"$TMP/probe.out" 2>"$TMP/probe.err" &
 PROBE_PID=$!
 BG_PIDS+=("$PROBE_PID")
 cid=$(wait_container --filter "label=$RUN_LABEL=$RUN_ID")
@@ -544,7 +388,7 @@ if [[ "$labels" == '{"owner":"alice","tier":"gold"}' ]]; then
 else
   fail "limits: volume $VOLUME labels: expected {\"owner\":\"alice\",\"tier\":\"gold\"}, got $labels"
 fi
-stop_server
+stop_servers
 
 # ==================================================================================================
 # 2. The legacy shape (backend: dockerrun, dockerrun: + config:): the server's defaults,
@@ -556,7 +400,7 @@ dockerrun:
   host: unix:///var/run/docker.sock
   config:
     container:
-      image: $IMAGE
+      image: $GUEST_IMAGE
       labels:
         $RUN_LABEL: "$RUN_ID"
     host:
@@ -569,13 +413,13 @@ dockerrun:
     timeout: 30s
 EOF
 start_server legacy
-LOG=$TMP/server-legacy.log
+LOG=$TMP/legacy.log
 if grep -q 'CONFIG_WARNING.*dockerrun.config.host.usernsmode' "$LOG"; then
   pass "legacy: the server warns at start that usernsmode \"1000:1000\" is passed as given but not implemented by the Engine"
 else
   fail "legacy: no CONFIG_WARNING about dockerrun.config.host.usernsmode in the log"
 fi
-cssh 'echo "pid1=$(cat /proc/1/comm)"; echo "nonewprivs=$(awk "/^NoNewPrivs/ {print \$2}" /proc/self/status)"; echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max)"; echo "uid_map=$(cat /proc/self/uid_map | tr -s " " | sed "s/^ //")"; sleep 3' \
+session 'echo "pid1=$(cat /proc/1/comm)"; echo "nonewprivs=$(awk "/^NoNewPrivs/ {print \$2}" /proc/self/status)"; echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max)"; echo "uid_map=$(cat /proc/self/uid_map | tr -s " " | sed "s/^ //")"; sleep 3' \
   >"$TMP/held.out" 2>"$TMP/held.err" &
 HELD_PID=$!
 BG_PIDS+=("$HELD_PID")
@@ -591,7 +435,7 @@ d["HostConfig"]["UsernsMode"] => "1000:1000"
 EOF
   # containerName: a second session while the first holds the name fails at create, clearly.
   rc=0
-  cssh 'echo should-not-run' >"$TMP/second.out" 2>"$TMP/second.err" || rc=$?
+  session 'echo should-not-run' >"$TMP/second.out" 2>"$TMP/second.err" || rc=$?
   check_refusal "containerName collision" "$rc" "$TMP/second.err" "$LOG" \
     "creating the container failed: .*Conflict. The container name \"/$FIXED_NAME\" is already in use"
   if [[ -s "$TMP/second.out" ]]; then
@@ -610,7 +454,7 @@ pids.max=4096
 EOF
 # The Engine accepted usernsmode "1000:1000" and created no user namespace: uid 0 is the host's 0.
 check_output "legacy usernsmode" "$TMP/held.out" <<<"uid_map=0 0 4294967295"
-stop_server
+stop_servers
 
 # ==================================================================================================
 # 3. Options this Engine cannot honour are still sent exactly; its refusal reaches the user and
@@ -623,7 +467,7 @@ docker:
   host: unix:///var/run/docker.sock
   config:
     container:
-      image: $IMAGE
+      image: $GUEST_IMAGE
       labels:
         $RUN_LABEL: "$RUN_ID"
     imagePullPolicy: Never
@@ -639,10 +483,10 @@ refusal_config storageopt <<EOF
 EOF
 start_server storageopt
 rc=0
-cssh 'echo should-not-run' >"$TMP/storageopt.out" 2>"$TMP/storageopt.err" || rc=$?
-check_refusal "storageopt.size (overlay2 over extfs)" "$rc" "$TMP/storageopt.err" "$TMP/server-storageopt.log" \
+session 'echo should-not-run' >"$TMP/storageopt.out" 2>"$TMP/storageopt.err" || rc=$?
+check_refusal "storageopt.size (overlay2 over extfs)" "$rc" "$TMP/storageopt.err" "$TMP/storageopt.log" \
   "creating the container failed: .*storage-opt is supported only for overlay over xfs"
-stop_server
+stop_servers
 
 refusal_config realtime <<EOF
     host:
@@ -652,14 +496,14 @@ refusal_config realtime <<EOF
 EOF
 start_server realtime
 rc=0
-cssh 'cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us' >"$TMP/realtime.out" 2>"$TMP/realtime.err" || rc=$?
+session 'cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us' >"$TMP/realtime.out" 2>"$TMP/realtime.err" || rc=$?
 if ((rc == 0)) && grep -qx 1000 "$TMP/realtime.out"; then
   pass "cpurealtime: the daemon grants realtime CPU here: cpu.rt_runtime_us is 1000 in the container"
 else
   check_refusal "cpurealtimeperiod/cpurealtimequota without the daemon's realtime budget" "$rc" \
-    "$TMP/realtime.err" "$TMP/server-realtime.log" "container failed: .*(rt_runtime|rt_period|real-time|realtime)"
+    "$TMP/realtime.err" "$TMP/realtime.log" "container failed: .*(rt_runtime|rt_period|real-time|realtime)"
 fi
-stop_server
+stop_servers
 
 refusal_config platform <<EOF
     platform:
@@ -669,10 +513,10 @@ refusal_config platform <<EOF
 EOF
 start_server platform
 rc=0
-cssh 'echo should-not-run' >"$TMP/platform.out" 2>"$TMP/platform.err" || rc=$?
+session 'echo should-not-run' >"$TMP/platform.out" 2>"$TMP/platform.err" || rc=$?
 check_refusal "platform linux/arm64/v8 (the image is $(docker version -f '{{.Server.Arch}}'))" "$rc" \
-  "$TMP/platform.err" "$TMP/server-platform.log" "creating the container failed: .*does not match the specified platform: wanted linux/arm64"
-stop_server
+  "$TMP/platform.err" "$TMP/platform.log" "creating the container failed: .*does not match the specified platform: wanted linux/arm64"
+stop_servers
 
 # --- nothing left behind --------------------------------------------------------------------------
 start=$(now_ms)
@@ -685,9 +529,4 @@ else
 fi
 
 info "total time $(($(now_ms) - T0)) ms"
-if ((FAILED > 0)); then
-  echo "e2e_docker_options: $FAILED of $CHECKS checks FAILED"
-  exit 1
-fi
-echo "e2e_docker_options: all $CHECKS checks passed"
-exit 0
+report_and_exit e2e_docker_options

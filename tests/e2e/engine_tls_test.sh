@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # cleanup() runs from the EXIT trap
+# shellcheck disable=SC2317  # the cleanup hooks run from the EXIT trap
 # End-to-end test of the Engine connection: the real server and OpenSSH client against a second
 # dockerd that listens on tcp://127.0.0.1:PORT with --tlsverify and certificates made here by
 # openssl. It shows:
@@ -13,52 +13,26 @@
 # Usage: tests/e2e/engine_tls_test.sh path/to/containerssh
 set -euo pipefail
 
-BINARY=${1:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [[ -z "$BINARY" || ! -x "$BINARY" ]]; then
-  echo "usage: $0 path/to/containerssh (got '${BINARY}')" >&2
-  exit 2
-fi
 # shellcheck source=tests/e2e/lib/engine_env.sh
 source "$HERE/lib/engine_env.sh"
-need_tools docker dockerd openssl sshpass ssh timeout ss sha256sum "$PYTHON"
-docker image inspect "$GUEST_IMAGE" >/dev/null 2>&1 || { echo "FAIL: $GUEST_IMAGE is missing (tests/e2e/setup.sh)"; exit 1; }
-
-# Short: the second dockerd's sockets live below it.
-TMP=$(mktemp -d /tmp/cssh-tls.XXXXXX)
+# TMP is short: the second dockerd's sockets live below it.
+e2e_start "${1:-}" /tmp/cssh-tls.XXXXXX docker dockerd openssl sshpass ssh timeout ss sha256sum "$PYTHON"
 DD=$TMP/dd
 PROXY_PID=""
 FROZEN_CLIENT=""
+LOG_TAIL=25
 
-cleanup() {
-  local rc=$?
-  set +e
-  [[ -n "$FROZEN_CLIENT" ]] && kill -KILL "$FROZEN_CLIENT" 2>/dev/null
-  [[ -n "$DOCKERD2_PID" ]] && kill -CONT "$DOCKERD2_PID" 2>/dev/null
-  stop_servers
-  stop_pid "$WEBHOOK_PID"
-  stop_pid "$PROXY_PID"
-  local left
-  left=$(our_containers)
-  [[ -z "$left" ]] || echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
-  stop_second_dockerd
-  if ((FAILED > 0 || rc != 0)); then
-    local log
-    for log in "$TMP"/*.log; do
-      [[ -f "$log" ]] || continue
-      echo "---- $log (last 25 lines) ----"
-      tail -n 25 "$log"
-    done
-    echo "---- logs kept in $TMP ----"
-  else
-    [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TMP"
-  fi
-  exit "$rc"
+before_cleanup() {
+  [[ -z "$FROZEN_CLIENT" ]] || kill -KILL "$FROZEN_CLIENT" 2>/dev/null
+  [[ -z "$DOCKERD2_PID" ]] || kill -CONT "$DOCKERD2_PID" 2>/dev/null
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# The plain-tcp proxy outlives the servers that use it; the second dockerd goes last.
+after_cleanup() {
+  stop_pid "$PROXY_PID"
+  stop_second_dockerd
+}
 
-T0=$(now_ms)
 ssh-keygen -q -t ed25519 -N '' -f "$TMP/host_ed25519" >/dev/null
 
 # --- certificates and the TLS dockerd -------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # cleanup() and its helpers run from the EXIT trap
+# shellcheck disable=SC2317  # the cleanup hook runs from the EXIT trap
 # End-to-end test of the walking skeleton: the real server binary, a real dockerd, the OpenSSH
 # client (through sshpass) and the test auth webhook, all on 127.0.0.1.
 #
@@ -8,93 +8,23 @@
 # (tests/e2e/setup.sh provides both).
 #
 # Containers are attributed to this test through the label containerssh_connection_id, whose
-# value is the connectionId the server sent to this test's webhook; other servers' containers
-# (e.g. a concurrently running integration test) are ignored.
+# value is the connectionId the server sent to this test's webhook (our_containers in
+# lib/engine_env.sh); other servers' containers (e.g. a concurrently running integration test)
+# are ignored.
 set -euo pipefail
 
-BINARY=${1:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PYTHON=/usr/bin/python3
-IMAGE=containerssh-guest:latest
-MANAGED_LABEL=containerssh_cpp
-CONN_LABEL=containerssh_connection_id
-
-if [[ -z "$BINARY" ]]; then
-  echo "usage: $0 path/to/containerssh" >&2
-  exit 2
-fi
-if [[ ! -x "$BINARY" ]]; then
-  echo "FAIL: server binary $BINARY is missing or not executable"
-  exit 1
-fi
-for tool in docker sshpass ssh "$PYTHON" timeout; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "FAIL: $tool is not installed (run scripts/install-deps.sh)"
-    exit 1
-  fi
-done
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  echo "FAIL: image $IMAGE is missing (run tests/e2e/setup.sh)"
-  exit 1
-fi
-
-TMP=$(mktemp -d /tmp/cssh-e2e.XXXXXX)
-SERVER_PID=""
-WEBHOOK_PID=""
+# shellcheck source=tests/e2e/lib/engine_env.sh
+source "$HERE/lib/engine_env.sh"
+e2e_start "${1:-}" /tmp/cssh-e2e.XXXXXX docker sshpass ssh "$PYTHON" timeout
 CLIENT_PID=""
-CHECKS=0
-FAILED=0
+LOG_TAIL=80
 
-now_ms() { date +%s%3N; }
-pass() {
-  CHECKS=$((CHECKS + 1))
-  echo "PASS: $*"
-}
-fail() {
-  CHECKS=$((CHECKS + 1))
-  FAILED=$((FAILED + 1))
-  echo "FAIL: $*"
-}
-info() { echo "INFO: $*"; }
-# Shows a file's first bytes with control characters made visible.
-show() { head -c 400 "$1" | cat -v; }
-
-# alive PID: the process exists and has not exited (a zombie, not yet reaped, has exited).
-alive() {
-  local stat
-  [[ -n "$1" ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ "${stat%% *}" != Z ]]
-}
-
-stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s grace, then SIGKILL
-  local pid=$1 i
-  alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-# Connection ids this test's webhook has seen (one per SSH connection that tried a password).
-connection_ids() {
-  grep -o '"connectionId": "[^"]*"' "$TMP/webhook.log" 2>/dev/null | sed 's/^.*: "//; s/"$//' | sort -u
-}
-
-# Ids of containers created for this test's connections (running or not).
-our_containers() {
-  local ids cid conn
-  ids=$(connection_ids)
-  [[ -n "$ids" ]] || return 0
-  docker ps -a --filter "label=$MANAGED_LABEL" --format "{{.ID}} {{.Label \"$CONN_LABEL\"}}" |
-    while read -r cid conn; do
-      if [[ -n "$conn" ]] && grep -qxF -- "$conn" <<<"$ids"; then
-        echo "$cid"
-      fi
-    done
+before_cleanup() {
+  if [[ -n "$CLIENT_PID" ]]; then
+    pkill -KILL -P "$CLIENT_PID" 2>/dev/null
+    kill -KILL "$CLIENT_PID" 2>/dev/null
+  fi
 }
 
 # Every container carrying the managed label, with its labels (diagnostics).
@@ -102,120 +32,24 @@ describe_managed_containers() {
   docker ps -a --filter "label=$MANAGED_LABEL" --format '{{.ID}} {{.Status}} {{.Labels}}' | sed 's/^/  /'
 }
 
-cleanup() {
-  local rc=$?
-  set +e
-  if [[ -n "$CLIENT_PID" ]]; then
-    pkill -KILL -P "$CLIENT_PID" 2>/dev/null
-    kill -KILL "$CLIENT_PID" 2>/dev/null
-  fi
-  stop_pid "$SERVER_PID"
-  stop_pid "$WEBHOOK_PID"
-  local left
-  left=$(our_containers)
-  if [[ -n "$left" ]]; then
-    echo "cleanup: removing containers left behind: $(echo "$left" | tr '\n' ' ')"
-    echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
-  fi
-  if ((FAILED > 0 || rc != 0)); then
-    echo "---- server log (last 80 lines of $TMP/server.log) ----"
-    tail -n 80 "$TMP/server.log" 2>/dev/null
-    echo "---- webhook log (last 20 lines) ----"
-    tail -n 20 "$TMP/webhook.log" 2>/dev/null
-    echo "---- logs kept in $TMP ----"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-port_listening() {  # port_listening PORT
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-# --- auth webhook -------------------------------------------------------------
-: >"$TMP/webhook.out"
-: >"$TMP/webhook.log"
-"$PYTHON" "$HERE/auth_webhook.py" --port 0 --users alice:secret >"$TMP/webhook.out" 2>"$TMP/webhook.log" &
-WEBHOOK_PID=$!
-WEBHOOK_PORT=""
-for ((i = 0; i < 100; i++)); do
-  WEBHOOK_PORT=$(awk '$1 == "LISTENING" { print $2; exit }' "$TMP/webhook.out")
-  if [[ -n "$WEBHOOK_PORT" ]] || ! alive "$WEBHOOK_PID"; then
-    break
-  fi
-  sleep 0.1
-done
-if [[ -z "$WEBHOOK_PORT" ]]; then
-  fail "auth webhook did not start"
-  cat "$TMP/webhook.log"
-  exit 1
-fi
+start_webhook
 
 # --- server -------------------------------------------------------------------
-SSH_PORT=$(free_port)
-cat >"$TMP/config.yaml" <<EOF
-ssh:
-  listen: 127.0.0.1:$SSH_PORT
-  hostkeys:
-    - $TMP/host_ed25519
-auth:
-  password:
-    method: webhook
-    webhook:
-      url: http://127.0.0.1:$WEBHOOK_PORT
-backend: docker
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $IMAGE
-    imagePullPolicy: Never
-log:
-  level: debug
-EOF
-
-"$BINARY" --config "$TMP/config.yaml" >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
+# (Not a pipe: write_server_config sets SSH_PORT in this shell.)
+write_server_config server debug < <(
+  echo "backend: docker"
+  docker_session_block
+)
 start=$(now_ms)
-until port_listening "$SSH_PORT"; do
-  if ! alive "$SERVER_PID"; then
-    rc=0
-    wait "$SERVER_PID" || rc=$?
-    fail "server exited (code $rc) before listening on 127.0.0.1:$SSH_PORT"
-    exit 1
-  fi
-  if (($(now_ms) - start > 20000)); then
-    fail "server does not listen on 127.0.0.1:$SSH_PORT after 20 s"
-    exit 1
-  fi
-  sleep 0.1
-done
+start_server server
 info "server listening on 127.0.0.1:$SSH_PORT after $(($(now_ms) - start)) ms; webhook on 127.0.0.1:$WEBHOOK_PORT"
 
 # --- helpers for the checks ----------------------------------------------------
-SSH_OPTS=(-F /dev/null -T -p "$SSH_PORT"
-  -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-  -o PreferredAuthentications=password -o PubkeyAuthentication=no
-  -o NumberOfPasswordPrompts=1 -o ConnectTimeout=10)
-
-# cssh PASSWORD COMMAND: one SSH session as alice (timeout: $SSH_TIMEOUT seconds, default 60).
-cssh() {
+# cssh_pw PASSWORD COMMAND: one SSH session as alice (timeout: $SSH_TIMEOUT seconds, default 60).
+cssh_pw() {
   local password=$1
   shift
-  timeout "${SSH_TIMEOUT:-60}" sshpass -p "$password" ssh "${SSH_OPTS[@]}" alice@127.0.0.1 "$@"
+  SSH_TIMEOUT=${SSH_TIMEOUT:-60} ssh_as "$SSH_PORT" alice "$password" "$@"
 }
 
 # check_gone WHAT LIMIT_MS: polls every 100 ms until no container of this test is left.
@@ -244,7 +78,7 @@ webhook_rejections() {
 
 # --- 1. exec: stdout, stderr, exit code ---------------------------------------------
 rc=0
-cssh secret 'echo hello; echo oops >&2; exit 3' >"$TMP/c1.out" 2>"$TMP/c1.err" || rc=$?
+cssh_pw secret 'echo hello; echo oops >&2; exit 3' >"$TMP/c1.out" 2>"$TMP/c1.err" || rc=$?
 if printf 'hello\n' | cmp -s - "$TMP/c1.out"; then
   pass "exec: stdout is exactly 'hello'"
 else
@@ -270,7 +104,7 @@ check_gone "exec" 2000
 # --- 2. wrong password --------------------------------------------------------------
 before=$(webhook_rejections)
 rc=0
-cssh wrong 'echo should-not-run' >"$TMP/c2.out" 2>"$TMP/c2.err" || rc=$?
+cssh_pw wrong 'echo should-not-run' >"$TMP/c2.out" 2>"$TMP/c2.err" || rc=$?
 if [[ $rc -eq 255 ]] && grep -q 'Permission denied' "$TMP/c2.err"; then
   pass "wrong password: rejected (exit 255, 'Permission denied')"
 else
@@ -289,7 +123,7 @@ check_gone "wrong password" 2000
 
 # --- 3. stdin and half-close ---------------------------------------------------------
 rc=0
-printf 'abc\n' | SSH_TIMEOUT=20 cssh secret cat >"$TMP/c3.out" 2>"$TMP/c3.err" || rc=$?
+printf 'abc\n' | SSH_TIMEOUT=20 cssh_pw secret cat >"$TMP/c3.out" 2>"$TMP/c3.err" || rc=$?
 if [[ $rc -eq 0 ]] && printf 'abc\n' | cmp -s - "$TMP/c3.out"; then
   pass "stdin: 'cat' echoed 'abc' and exited 0 after EOF"
 else
@@ -298,7 +132,7 @@ fi
 check_gone "stdin" 2000
 
 # --- 4. client killed mid-command ------------------------------------------------------
-sshpass -p secret ssh "${SSH_OPTS[@]}" alice@127.0.0.1 'sleep 30' >"$TMP/c4.out" 2>"$TMP/c4.err" &
+sshpass -p secret ssh "${SSH_OPTS_BASE[@]}" -p "$SSH_PORT" alice@127.0.0.1 'sleep 30' >"$TMP/c4.out" 2>"$TMP/c4.err" &
 CLIENT_PID=$!
 start=$(now_ms)
 seen=""
@@ -332,17 +166,17 @@ median_of_3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 ssh_times=()
 for _ in 1 2 3; do
   t0=$(now_ms)
-  SSH_TIMEOUT=30 cssh secret true >/dev/null 2>&1 || true
+  SSH_TIMEOUT=30 cssh_pw secret true >/dev/null 2>&1 || true
   ssh_times+=($(($(now_ms) - t0)))
 done
 docker_times=()
 for _ in 1 2 3; do
   t0=$(now_ms)
-  docker run --rm --network none "$IMAGE" true >/dev/null 2>&1 || true
+  docker run --rm --network none "$GUEST_IMAGE" true >/dev/null 2>&1 || true
   docker_times+=($(($(now_ms) - t0)))
 done
 info "wall time 'ssh ... true': median $(median_of_3 "${ssh_times[@]}") ms (runs: ${ssh_times[*]} ms)"
-info "wall time 'docker run --rm --network none $IMAGE true': median $(median_of_3 "${docker_times[@]}") ms (runs: ${docker_times[*]} ms)"
+info "wall time 'docker run --rm --network none $GUEST_IMAGE true': median $(median_of_3 "${docker_times[@]}") ms (runs: ${docker_times[*]} ms)"
 check_gone "timing sessions" 2000
 
 ours=$(our_containers | wc -l)
@@ -377,9 +211,4 @@ else
 fi
 
 # --- result ------------------------------------------------------------------------------
-if ((FAILED > 0)); then
-  echo "e2e_exec: $FAILED of $CHECKS checks FAILED"
-  exit 1
-fi
-echo "e2e_exec: all $CHECKS checks passed"
-exit 0
+report_and_exit e2e_exec

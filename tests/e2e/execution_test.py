@@ -22,163 +22,66 @@ restarted, and must remove their orphans before serving again. No container of o
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asyncssh  # noqa: E402
 
+from ops_lib import (PASSWORD, ServerProcess, check, check_nothing_left, conclude, config_head,  # noqa: E402
+                     docker_section, free_port, kill_group, ssh_options, wait_until)
+from webhook_lib import JsonWebhook, password_of  # noqa: E402
+
 logging.getLogger("asyncssh").setLevel(logging.CRITICAL)
-
-IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
-INSTANCE_LABEL = "containerssh_instance"
-CONN_LABEL = "containerssh_connection_id"
-failures = []
-checks = 0
-
-
-def check(ok, what, detail=""):
-    global checks
-    checks += 1
-    print(("PASS: " if ok else "FAIL: ") + what + ("" if ok or not detail else f" ({detail})"), flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def docker_ids(*filters):
-    args = ["docker", "ps", "-aq", "--no-trunc"]
-    for f in filters:
-        args += ["--filter", f"label={f}"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout
-    return [line for line in out.split() if line]
-
-
-def wait_until(predicate, timeout, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 # --- the auth webhook: admits alice, answers with an environment variable -------------------
 
-class Webhook:
+class Webhook(JsonWebhook):
     def __init__(self):
         self.connection_ids = set()
-        outer = self
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-                outer.connection_ids.add(body.get("connectionId", ""))
-                password = base64.b64decode(body.get("passwordBase64", "")).decode(errors="replace")
-                user = body.get("username")
-                ok = self.path.endswith("/password") and user in ("alice", "filer") and password == PASSWORD
-                answer = {"success": ok}
-                if ok:
-                    answer["environment"] = {"AUTH_ENV": {"value": "from-webhook", "sensitive": False}}
-                if ok and user == "filer":
-                    answer["files"] = {"/etc/cssh-from-auth": {"value": base64.b64encode(b"auth-file\n").decode(),
-                                                               "sensitive": False}}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+    def answer(self, path, body, reply):
+        self.connection_ids.add(body.get("connectionId", ""))
+        user = body.get("username")
+        ok = path.endswith("/password") and user in ("alice", "filer") and password_of(body) == PASSWORD
+        answer = {"success": ok}
+        if ok:
+            answer["environment"] = {"AUTH_ENV": {"value": "from-webhook", "sensitive": False}}
+        if ok and user == "filer":
+            answer["files"] = {"/etc/cssh-from-auth": {"value": base64.b64encode(b"auth-file\n").decode(),
+                                                       "sensitive": False}}
+        return 200, answer
 
 
 # --- a server ---------------------------------------------------------------------------------
 
-class Server:
+class Server(ServerProcess):
+    """A server on a port of its own (hence its own derived instance id); `execution` is the
+    lines under docker.execution (mode and options). Started at once."""
+
+    listen_timeout = 30
+    stop_timeout = 15
+
     def __init__(self, binary, tmp, name, webhook_port, execution):
-        self.binary = binary
-        self.name = name
+        super().__init__(binary, os.path.join(tmp, name), name)
         self.port = free_port()
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        self.config = os.path.join(self.dir, "config.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"ssh:\n  listen: 127.0.0.1:{self.port}\n  hostkeys: [{self.dir}/host]\n"
-                    "auth:\n  password:\n    method: webhook\n    webhook:\n"
-                    f"      url: http://127.0.0.1:{webhook_port}\n"
-                    f"docker:\n  execution:\n    container:\n      image: {IMAGE}\n    imagePullPolicy: Never\n"
-                    + execution + "log:\n  level: debug\n")
-        self.log = os.path.join(self.dir, "server.log")
-        self.instance = None
-        self.proc = None
+        self.write_config(config_head(self.port, self.dir, f"http://127.0.0.1:{webhook_port}") +
+                          docker_section(execution_extra=execution) + "log:\n  level: debug\n")
         self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
-        # The port accepts (into its backlog) before the server is ready: orphan reaping and the
-        # helper come first. SSH_LISTENING says it serves, and names the instance.
-        listening = self.log_text().count("SSH_LISTENING") + 1
-        deadline = time.time() + 30
-        while self.log_text().count("SSH_LISTENING") < listening:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server {self.name} exited: " + self.log_text()[-3000:])
-            if time.time() > deadline:
-                raise RuntimeError(f"server {self.name} did not listen: " + self.log_text()[-3000:])
-            time.sleep(0.05)
-        for line in open(self.log):
-            if "SSH_LISTENING" in line and '"instanceId":"' in line:
-                self.instance = line.split('"instanceId":"')[1].split('"')[0]
-
-    def containers(self):
-        return docker_ids(f"{INSTANCE_LABEL}={self.instance}")
-
-    def log_text(self):
-        return open(self.log).read()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # BatchMode=no: `sftp -b` turns batch mode on, which would forbid the password sshpass types.
-SSH_OPTS = ["-F", "/dev/null", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10"]
+SSH_OPTS = ssh_options("-o", "BatchMode=no")
 
 
 def ssh(server, *args, stdin=subprocess.DEVNULL, timeout=60, options=(), user="alice"):
@@ -432,11 +335,7 @@ def check_orphans_reaped(servers):
     for s in servers:
         s.stop(signal.SIGKILL)
     for c in clients:
-        try:
-            os.killpg(c.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        c.wait()
+        kill_group(c)
     left = {s.name: len(s.containers()) for s in servers}
     check(live and all(left[n] >= 2 for n in left),
           "kill -9 of the servers with live sessions leaves their containers behind (orphans)",
@@ -505,26 +404,8 @@ def main():
         for s in servers:
             s.stop()
         webhook.close()
-    ours = set()
-    for s in servers:
-        ours.update(s.containers())
-    for cid in webhook.connection_ids:
-        if cid:
-            ours.update(docker_ids(f"{CONN_LABEL}={cid}"))
-    check(not ours, "docker ps -a shows no container of this test's servers at the end", f"{sorted(ours)}")
-    if ours:
-        subprocess.run(["docker", "rm", "-f", *ours], capture_output=True)
-    print(f"INFO: {checks} checks in {time.time() - started:.1f}s", flush=True)
-    if failures:
-        for s in servers:
-            print(f"---- {s.name} server log (last 60 lines) ----")
-            print("".join(open(s.log).readlines()[-60:]))
-        print(f"logs kept in {tmp}")
-        print(f"{len(failures)} of {checks} checks FAILED: " + "; ".join(failures))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"all {checks} checks passed")
-    return 0
+    check_nothing_left(servers, webhook.connection_ids)
+    return conclude("e2e_execution", servers, tmp, started, 60)
 
 
 if __name__ == "__main__":

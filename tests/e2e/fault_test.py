@@ -28,7 +28,7 @@ Usage: fault_test.py BINARY [--full]
 Only containers labelled with this test's instance ids are counted or removed.
 """
 
-import base64
+import functools
 import json
 import os
 import random
@@ -40,51 +40,23 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import paramiko  # noqa: E402
 
-IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
-INSTANCE_LABEL = "containerssh_instance"
+import ops_lib  # noqa: E402
+from engine_proxy import EngineProxy  # noqa: E402
+from ops_lib import (IMAGE, PASSWORD, ServerProcess, failures, free_port, kill_group, ssh_options,  # noqa: E402
+                     summary, wait_until)
+from webhook_lib import JsonWebhook, password_of  # noqa: E402
+
 FULL = "--full" in sys.argv
-failures = []
-checks = 0
 MIB = 1024 * 1024
-
-
-def check(ok, what, detail=""):
-    global checks
-    checks += 1
-    print(("PASS: " if ok else "FAIL: ") + what + ("" if not detail else f" ({detail})"), flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
-
-
-def docker_ids(label):
-    out = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"label={label}"], capture_output=True,
-                         text=True, timeout=60).stdout
-    return [line for line in out.split() if line]
+# Each check prints its detail (the measured numbers) also when it passes.
+check = functools.partial(ops_lib.check, always_detail=True)
 
 
 # --- webhooks that misbehave on request --------------------------------------------------------
@@ -93,7 +65,7 @@ AUTH_TIMEOUT = 3.0   # auth.authTimeout: one login, every call and retry include
 CALL_TIMEOUT = 1.0   # webhook timeout per HTTP call
 
 
-class Hooks:
+class Hooks(JsonWebhook):
     """POST /password (auth) and POST /config (config server). The user name picks the behaviour:
     a-<fault> misbehaves in the auth answer, c-<fault> in the config server's answer; faults are
     hang, slow (past the call timeout), slowok (within it), 500, garbage, huge, bignum. oom gets a 48 MiB
@@ -101,89 +73,60 @@ class Hooks:
 
     def __init__(self):
         self.stop = threading.Event()
-        outer = self
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def answer(self, path, body, reply):
+        user = body.get("username", "")
+        if path.endswith("/password"):
+            fault = user[2:] if user.startswith("a-") else ""
+            return self.misbehave(fault, {"success": password_of(body) == PASSWORD}, reply)
+        fault = user[2:] if user.startswith("c-") else ""
+        config = {}
+        if user == "oom":
+            config = {"docker": {"execution": {"host": {"resources": {"memory": 48 * MIB, "memoryswap": 48 * MIB}}}}}
+        return self.misbehave(fault, {"config": config}, reply)
 
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-                user = body.get("username", "")
-                if self.path.endswith("/password"):
-                    password = base64.b64decode(body.get("passwordBase64", "")).decode(errors="replace")
-                    fault = user[2:] if user.startswith("a-") else ""
-                    return self.misbehave(fault, {"success": password == PASSWORD})
-                fault = user[2:] if user.startswith("c-") else ""
-                config = {}
-                if user == "oom":
-                    config = {"docker": {"execution": {"host": {"resources": {"memory": 48 * MIB, "memoryswap": 48 * MIB}}}}}
-                return self.misbehave(fault, {"config": config})
-
-            def misbehave(self, fault, answer):
-                try:
-                    if fault == "hang":
-                        outer.stop.wait(60)
-                        return
-                    if fault == "slow":
-                        time.sleep(CALL_TIMEOUT + 0.5)
-                    if fault == "slowok":
-                        time.sleep(CALL_TIMEOUT / 3)
-                    if fault == "500":
-                        return self.send(500, b"internal trouble")
-                    if fault == "garbage":
-                        return self.send(200, b"<html>\x00\xff not json {{{")
-                    if fault == "bignum":
-                        # Valid JSON whose number no double holds (the fuzzer's find: it used to
-                        # escape the parser as an exception and end the server).
-                        return self.send(200, b'{"success": true, "config": {}, "n": 1e999}')
-                    if fault == "huge":
-                        # 64 MiB announced and streamed until the client gives up.
-                        self.send_response(200)
-                        self.send_header("Content-Type", "application/json")
-                        self.send_header("Content-Length", str(64 * MIB))
-                        self.end_headers()
-                        chunk = b"[" * 65536
-                        for _ in range(1024):
-                            self.wfile.write(chunk)
-                        return
-                    self.send(200, json.dumps(answer).encode())
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def send(self, status, data):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def misbehave(self, fault, answer, reply):
+        if fault == "hang":
+            self.stop.wait(60)
+            return None
+        if fault == "slow":
+            time.sleep(CALL_TIMEOUT + 0.5)
+        if fault == "slowok":
+            time.sleep(CALL_TIMEOUT / 3)
+        if fault == "500":
+            return reply.send(500, b"internal trouble")
+        if fault == "garbage":
+            return reply.send(200, b"<html>\x00\xff not json {{{")
+        if fault == "bignum":
+            # Valid JSON whose number no double holds (the fuzzer's find: it used to
+            # escape the parser as an exception and end the server).
+            return reply.send(200, b'{"success": true, "config": {}, "n": 1e999}')
+        if fault == "huge":
+            # 64 MiB announced and streamed until the client gives up.
+            body = reply.headers(200, 64 * MIB)
+            chunk = b"[" * 65536
+            for _ in range(1024):
+                body.write(chunk)
+            return None
+        return 200, answer
 
     def close(self):
         self.stop.set()
-        self.httpd.shutdown()
+        super().close()
 
 
 # --- a server ------------------------------------------------------------------------------------
 
-class Server:
+class Server(ServerProcess):
+    stop_timeout = 20
+
     def __init__(self, binary, tmp, name, hook_url, mode="session", extra="", ssh_extra="", per_source=50,
                  docker_host=None):
-        self.binary = binary
-        self.name = name
+        super().__init__(binary, os.path.join(tmp, name), name)
         self.port = free_port()
         self.metrics_port = free_port()
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        self.config = os.path.join(self.dir, "config.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"""ssh:
+        self.write_config(f"""ssh:
   listen: 127.0.0.1:{self.port}
   hostkeys: [{self.dir}/host]
   maxStartupsPerSource: {per_source}
@@ -211,41 +154,7 @@ log:
   level: debug
   format: ljson
 {extra}""")
-        self.log = os.path.join(self.dir, "server.log")
-        self.instance = None
-        self.proc = None
         self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
-        listening = self.log_text().count("SSH_LISTENING") + 1
-        deadline = time.time() + 60
-        while self.log_text().count("SSH_LISTENING") < listening:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server {self.name} exited: " + self.log_text()[-3000:])
-            if time.time() > deadline:
-                raise RuntimeError(f"server {self.name} did not listen: " + self.log_text()[-3000:])
-            time.sleep(0.05)
-        for line in open(self.log):
-            if "SSH_LISTENING" in line and '"instanceId":"' in line:
-                self.instance = line.split('"instanceId":"')[1].split('"')[0]
-
-    def containers(self):
-        return docker_ids(f"{INSTANCE_LABEL}={self.instance}")
-
-    def log_text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def records(self):
-        out = []
-        for line in self.log_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-        return out
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
@@ -274,19 +183,8 @@ log:
     def actors_alive(self):
         return {k: v for k, v in self.metrics().items() if k.startswith("cssh_actors_alive")}
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
-
-SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10"]
+SSH_OPTS = ssh_options()
 
 
 def ssh_cmd(server, user, *args):
@@ -364,7 +262,7 @@ def test_webhooks(binary, tmp, hooks):
             check(not ok and took < AUTH_TIMEOUT + 2.0,
                   f"webhooks: {user}: the login fails within authTimeout {AUTH_TIMEOUT:.0f}s (+2s)",
                   f"{took:.2f}s {err}")
-            records = where.records()
+            records = where.log_lines()
             ids = {r.get("details", {}).get("connectionId") for r in records
                    if r.get("details", {}).get("username") == name}
             ids.discard(None)
@@ -483,7 +381,7 @@ def test_containers(binary, tmp, hooks):
         check(r.returncode == 137,
               "containers: a container killed by its 48 MiB memory limit reports exit status 137",
               f"{r.returncode} {r.stdout[-100:]!r} {r.stderr[-300:]!r}")
-        oom_logged = [x for x in s.records() if "oom" in json.dumps(x).lower() and x.get("code", "").startswith(
+        oom_logged = [x for x in s.log_lines() if "oom" in json.dumps(x).lower() and x.get("code", "").startswith(
             ("CONTAINER", "DOCKER", "SESSION", "CHANNEL"))]
         print(f"MEASURE containers: OOM log records: {[x.get('code') for x in oom_logged][:5]}", flush=True)
         check(wait_until(lambda: not s.containers(), 30), "containers: none of this server's containers remain")
@@ -530,11 +428,7 @@ def test_random_kills(binary, tmp, hooks, sessions):
             p = subprocess.Popen(ssh_cmd(s, "alice", cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(delay)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            kill_group(p)
             key = ("kex/auth (<0.3s)" if delay < 0.3 else "container start (0.3-1.2s)" if delay < 1.2
                    else "running (1.2-3s)" if delay < 3.0 else "exit/after")
             points[key] += 1
@@ -605,74 +499,12 @@ def test_kill9(binary, tmp, hooks, live=20):
         check(r.stdout == b"back\n", "kill9: the restarted server serves", repr(r.stdout))
     finally:
         for c in clients:
-            try:
-                os.killpg(c.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            c.wait()
+            kill_group(c)
         s.stop()
         wait_until(lambda: not s.containers(), 30)
 
 
 # --- the Docker Engine going away mid-session and coming back -----------------------------------
-
-async def _pump(reader, writer):
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.close()
-
-
-async def _proxy_main(listen_path, target_path):
-    import asyncio
-
-    async def handle(r, w):
-        try:
-            er, ew = await asyncio.open_unix_connection(target_path)
-        except OSError:
-            w.close()
-            return
-        await asyncio.gather(_pump(r, ew), _pump(er, w))
-        w.close()
-        ew.close()
-
-    if os.path.exists(listen_path):
-        os.unlink(listen_path)
-    server = await asyncio.start_unix_server(handle, path=listen_path)
-    print("LISTENING", flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-class EngineProxy:
-    """The server's only way to the shared dockerd (which other tests use and which must never be
-    stopped): killing this proxy cuts every connection at once and refuses new ones, as a stopped
-    dockerd does; starting it again is dockerd coming back."""
-
-    def __init__(self, path):
-        self.path = path
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--proxy", self.path,
-                                      "/var/run/docker.sock"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-        if "LISTENING" not in self.proc.stdout.readline():
-            raise RuntimeError("the Engine proxy did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def test_engine_outage(binary, tmp, hooks):
     proxy = EngineProxy(os.path.join(tmp, "engine.sock"))
     proxy.start()
@@ -682,13 +514,7 @@ def test_engine_outage(binary, tmp, hooks):
                      f"    url: http://127.0.0.1:{health_port}/\n    timeout: 2s\n")
 
     def health():
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/", timeout=5) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            return e.code
-        except OSError:
-            return None
+        return ops_lib.health(health_port, timeout=5)
 
     clients = []
     try:
@@ -802,10 +628,6 @@ def test_flood(binary, tmp, hooks, total):
 
 
 def main():
-    if sys.argv[1] == "--proxy":
-        import asyncio
-        asyncio.run(_proxy_main(sys.argv[2], sys.argv[3]))
-        return
     binary = os.path.abspath(sys.argv[1])
     only = [a for a in sys.argv[2:] if not a.startswith("--")]
     tmp = tempfile.mkdtemp(prefix="cssh-fault-")
@@ -834,8 +656,7 @@ def main():
             print(f"logs kept in {tmp}", flush=True)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{checks - len(failures)} of {checks} checks passed", flush=True)
-    sys.exit(1 if failures else 0)
+    sys.exit(summary("fault_full" if FULL else "e2e_faults"))
 
 
 if __name__ == "__main__":

@@ -25,16 +25,14 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops_lib import PASSWORD, Server, Webhook, check, finish, free_port, remove_containers, wait_until  # noqa: E402
+from ops_lib import (PASSWORD, Server, check, finish, free_port, health, remove_containers,  # noqa: E402
+                     ssh_options, wait_until)
+from webhook_lib import RecordingWebhook as Webhook  # noqa: E402
 
 CLIENT_IP = "127.0.0.2"
-SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=20", "-b", CLIENT_IP]
+SSH_OPTS = ssh_options("-b", CLIENT_IP, connect_timeout=20)
 
 
 def login(port, user, command="echo $SSH_CLIENT"):
@@ -49,15 +47,6 @@ def login(port, user, command="echo $SSH_CLIENT"):
     if r.returncode != 0:
         return False, f"rc={r.returncode} err={r.stderr.strip()[-200:]!r}", took
     return True, r.stdout.strip(), took
-
-
-def health(port):
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3).status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return None
 
 
 class HAProxy:
@@ -257,7 +246,7 @@ def main():
         left = remove_containers(a.instance) + remove_containers(b.instance)
         check(left == 0, "zero containers of either instance remain after both stopped", f"{left} left")
         webhook.close()
-    finish()
+    finish("e2e_haproxy_full" if "--full" in sys.argv else "e2e_haproxy")
 
 
 if __name__ == "__main__":

@@ -27,22 +27,19 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asyncssh  # noqa: E402
 
-from ops_lib import (PASSWORD, Server, Webhook, check, finish, free_port, remove_containers,  # noqa: E402
-                     wait_until)
+from ops_lib import (PASSWORD, Server, check, finish, free_port, health, metric, remove_containers,  # noqa: E402
+                     ssh_options, wait_until)
+from webhook_lib import RecordingWebhook as Webhook  # noqa: E402
 
 logging.getLogger("asyncssh").setLevel(logging.CRITICAL)
 
-SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=0"]
+SSH_OPTS = ssh_options("-o", "ServerAliveInterval=0")
 
 
 def ssh_cmd(port, command, user="alice"):
@@ -72,23 +69,6 @@ class Timed:
     @property
     def took(self):
         return (self.ended or time.time()) - self.started
-
-
-def metric(port, name, labels):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def health(port):
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3).status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return None
 
 
 def test_timeouts(binary, tmp, webhook):
@@ -229,7 +209,7 @@ def main():
         test_quick_stops(binary, tmp, webhook)
     finally:
         webhook.close()
-    finish()
+    finish("e2e_lifecycle")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ with OpenSSH (sshpass). It checks that:
 Only loopback addresses and free ports are used. Each check prints PASS/FAIL.
 """
 
-import asyncio
 import copy
 import json
 import os
@@ -29,145 +28,40 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from engine_proxy import EngineProxy  # noqa: E402
+from ops_lib import IMAGE, check, failures, free_port, summary, wait_until  # noqa: E402
+from webhook_lib import JsonWebhook, password_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-IMAGE = "containerssh-guest:latest"
-DOCKER_SOCKET = "/var/run/docker.sock"
 # Unique per run, so a grep of the logs cannot match anything else.
 PASSWORD = "obs-pw-" + secrets.token_hex(8)
 WRONG_PASSWORD = "obs-wrong-" + secrets.token_hex(8)
 
-failures = []
-
-
-def check(ok, what, detail=""):
-    if ok:
-        print(f"PASS: {what}", flush=True)
-    else:
-        failures.append(what)
-        print(f"FAIL: {what}" + (f" ({detail})" if detail else ""), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout=10.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    return pred()
-
-
-# --- a Unix-socket proxy to dockerd that the test can stop and start -------------------------
-
-async def _pump(reader, writer):
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.close()
-
-
-async def _proxy_main(listen_path, target_path):
-    async def handle(r, w):
-        try:
-            er, ew = await asyncio.open_unix_connection(target_path)
-        except OSError:
-            w.close()
-            return
-        await asyncio.gather(_pump(r, ew), _pump(er, w))
-        w.close()
-        ew.close()
-
-    if os.path.exists(listen_path):
-        os.unlink(listen_path)
-    server = await asyncio.start_unix_server(handle, path=listen_path)
-    print("LISTENING", flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-class DockerProxy:
-    def __init__(self, path):
-        self.path = path
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--proxy", self.path, DOCKER_SOCKET],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        if "LISTENING" not in line:
-            raise RuntimeError("the Docker proxy did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
 
 # --- the authentication webhook --------------------------------------------------------------
 
-class Webhook:
+class Webhook(JsonWebhook):
     """alice/PASSWORD is admitted; "slow" waits 6 s then is refused; "flaky" always gets HTTP 500."""
 
     def __init__(self):
-        outer = self
         self.requests = 0
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                outer.requests += 1
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                user = body.get("username", "")
-                if user == "flaky":
-                    return self.answer(500, {"error": "broken on purpose"})
-                if user == "slow":
-                    time.sleep(6)
-                ok = False
-                if self.path.endswith("/password") and user == "alice":
-                    import base64
-                    ok = base64.b64decode(body.get("passwordBase64", "")).decode(errors="replace") == PASSWORD
-                self.answer(200, {"success": ok, "authenticatedUsername": user} if ok else {"success": False})
-
-            def answer(self, status, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+    def answer(self, path, body, reply):
+        self.requests += 1
+        user = body.get("username", "")
+        if user == "flaky":
+            return 500, {"error": "broken on purpose"}
+        if user == "slow":
+            time.sleep(6)
+        ok = path.endswith("/password") and user == "alice" and password_of(body) == PASSWORD
+        return 200, ({"success": ok, "authenticatedUsername": user} if ok else {"success": False})
 
 
 # --- Prometheus text ------------------------------------------------------------------------
@@ -234,7 +128,7 @@ class Env:
         self.binary = binary
         self.tmp = tempfile.mkdtemp(prefix="cssh-obs-e2e.")
         self.webhook = Webhook()
-        self.proxy = DockerProxy(os.path.join(self.tmp, "docker.sock"))
+        self.proxy = EngineProxy(os.path.join(self.tmp, "docker.sock"))
         self.proxy.start()
         self.ssh_port = free_port()
         self.metrics_port = free_port()
@@ -707,9 +601,6 @@ def test_no_containers_left(env):
 
 
 def main():
-    if len(sys.argv) >= 2 and sys.argv[1] == "--proxy":
-        asyncio.run(_proxy_main(sys.argv[2], sys.argv[3]))
-        return 0
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
@@ -730,8 +621,7 @@ def main():
         test_no_containers_left(env)
     finally:
         env.close(keep=bool(failures))
-    print(f"{len(failures)} failed" if failures else "all observability checks passed")
-    return 1 if failures else 0
+    return summary("e2e_observability")
 
 
 if __name__ == "__main__":

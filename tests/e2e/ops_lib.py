@@ -1,41 +1,84 @@
-"""Shared parts of the operations tests (issue 10): checks, a recording auth webhook, a server
-process with its own instance id, PROXY header builders, and container counting by instance.
+"""What the Python end-to-end suites share: counted checks and the summary line, free ports and
+waiting, containers counted and removed by this test's instance ids (other tests share the
+dockerd), OpenSSH client options, /metrics and health probes, server processes with a
+configuration of their own, the test auth webhook as a child process, and PROXY protocol header
+builders (issue 10). The HTTP webhook servers are in webhook_lib.py.
 
-Everything listens on loopback; containers are counted and removed only by this test's
-instance ids (other tests share the dockerd)."""
+Everything listens on loopback."""
 
-import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
-import threading
+import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import webhook_lib
+
+PASSWORD = webhook_lib.PASSWORD  # the suites share one test password
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
 INSTANCE_LABEL = "containerssh_instance"
+CONN_LABEL = "containerssh_connection_id"
+
+# --- checks ---------------------------------------------------------------------------------------
 
 failures = []
+_checks = 0  # read it through checks_run(): an imported copy of a number would not move
 
 
-def check(ok, what, detail=""):
-    print(("PASS: " if ok else "FAIL: ") + what + ("" if ok or not detail else f" ({detail})"), flush=True)
+def check(ok, what, detail="", always_detail=False):
+    """Prints PASS/FAIL for one check (with `detail` when it failed, or always if asked), counts it
+    and remembers a failure; returns ok."""
+    global _checks
+    _checks += 1
+    shown = detail and (always_detail or not ok)
+    print(("PASS: " if ok else "FAIL: ") + what + (f" ({detail})" if shown else ""), flush=True)
     if not ok:
         failures.append(what)
-    return ok
+    return bool(ok)
 
 
-def finish():
+def checks_run():
+    return _checks
+
+
+def summary(name):
+    """The suite's last line (how many checks passed or failed); its exit code."""
     if failures:
-        print(f"{len(failures)} check(s) failed: " + "; ".join(failures), flush=True)
-        raise SystemExit(1)
-    print("all checks passed", flush=True)
+        print(f"{name}: {len(failures)} of {checks_run()} checks FAILED: " + "; ".join(failures), flush=True)
+        return 1
+    print(f"{name}: all {checks_run()} checks passed", flush=True)
+    return 0
 
+
+def finish(name=None):
+    """summary() and exit with its code."""
+    raise SystemExit(summary(name or os.path.basename(sys.argv[0])))
+
+
+def conclude(name, servers, tmp, started, log_tail):
+    """The end of a suite: how long its checks took; on failure the servers' last log_tail log
+    lines and tmp kept, otherwise tmp removed; then summary()."""
+    print(f"INFO: {checks_run()} checks in {time.time() - started:.1f}s", flush=True)
+    if failures:
+        for s in servers:
+            print(f"---- {s.name} server log (last {log_tail} lines) ----")
+            print("".join(open(s.log).readlines()[-log_tail:]))
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary(name)
+
+
+# --- ports, waiting and processes ----------------------------------------------------------------
 
 def free_port(host="127.0.0.1"):
     with socket.socket() as s:
@@ -43,14 +86,64 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def wait_until(predicate, timeout, step=0.1):
+def wait_until(predicate, timeout=10.0, step=0.1):
+    """Polls until predicate() is true; returns its last value."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         time.sleep(step)
     return predicate()
 
+
+def wait_port(port, timeout=20.0, banner=False):
+    """Waits until 127.0.0.1:port accepts (and, with banner, sends its first bytes)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                if banner:
+                    s.recv(64)
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Sends sig and waits; kills it if it outlives timeout. The exit code, None if killed."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+    return proc.returncode
+
+
+def kill_group(proc):
+    """SIGKILL to a client started with start_new_session=True (sshpass and its ssh); reaps it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def start_auth_webhook(log_path, *args):
+    """tests/e2e/auth_webhook.py as a child process (users etc. in args, e.g. "--users",
+    "alice:secret"), logging to log_path; returns (process, port)."""
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "auth_webhook.py"), "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True)
+    return proc, int(proc.stdout.readline().split()[1])
+
+
+# --- containers of this test ---------------------------------------------------------------------
 
 def docker_ids(*labels):
     args = ["docker", "ps", "-aq", "--no-trunc"]
@@ -60,6 +153,21 @@ def docker_ids(*labels):
     return [line for line in out.split() if line]
 
 
+def check_nothing_left(servers, connection_ids=()):
+    """The last check of a suite: no container of these servers (by instance id) nor of these
+    connections (by connection id) is left; any that is gets removed."""
+    ours = set()
+    for s in servers:
+        if s.instance:
+            ours.update(s.containers())
+    for cid in connection_ids:
+        if cid:
+            ours.update(docker_ids(f"{CONN_LABEL}={cid}"))
+    check(not ours, "docker ps -a shows no container of this test's servers at the end", f"{sorted(ours)}")
+    if ours:
+        subprocess.run(["docker", "rm", "-f", *ours], capture_output=True)
+
+
 def remove_containers(instance):
     ids = docker_ids(f"{INSTANCE_LABEL}={instance}")
     if ids:
@@ -67,97 +175,97 @@ def remove_containers(instance):
     return len(ids)
 
 
-class Webhook:
-    """ContainerSSH's auth webhook: admits any user with PASSWORD and records each request's
-    username and remoteAddress."""
+# --- clients and probes ----------------------------------------------------------------------------
 
-    def __init__(self):
-        self.requests = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-                password = base64.b64decode(body.get("passwordBase64", "")).decode(errors="replace")
-                with outer.lock:
-                    outer.requests.append({"path": self.path, "username": body.get("username"),
-                                           "remoteAddress": body.get("remoteAddress"),
-                                           "connectionId": body.get("connectionId")})
-                data = json.dumps({"success": self.path.endswith("/password") and password == PASSWORD}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def addresses_of(self, username):
-        with self.lock:
-            return [r["remoteAddress"] for r in self.requests if r["username"] == username]
-
-    def close(self):
-        self.httpd.shutdown()
+def ssh_options(*extra, connect_timeout=10):
+    """OpenSSH options for a password login by sshpass to a throw-away server, then `extra`."""
+    return ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
+            "-o", "NumberOfPasswordPrompts=1", "-o", f"ConnectTimeout={connect_timeout}", *extra]
 
 
-class Server:
-    """One containerssh process with a config of its own; `extra` is YAML appended at top level
-    (keys under ssh: go in `ssh_extra`)."""
+def metric(port, name, labels):
+    """The value of metric `name` with (at least) these labels on 127.0.0.1:port/metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
-    def __init__(self, binary, tmp, name, webhook_port, ssh_extra="", extra="", port=None, health_port=None,
-                 metrics_port=None, mode="connection"):
+
+def health(port, timeout=3):
+    """The health endpoint's HTTP status; None if it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def config_head(port, host_dir, webhook_url, ssh_extra=""):
+    """A configuration's ssh: (listen, a host key in host_dir, ssh_extra lines) and auth: (passwords
+    by the webhook) sections."""
+    return (f"ssh:\n  listen: 127.0.0.1:{port}\n  hostkeys: [{host_dir}/host]\n{ssh_extra}"
+            "auth:\n  password:\n    method: webhook\n    webhook:\n"
+            f"      url: {webhook_url}\n")
+
+
+def docker_section(mode=None, execution_extra=""):
+    """docker: with the guest image (never pulled), the mode if given, then execution_extra lines."""
+    return ("docker:\n  execution:\n" + (f"    mode: {mode}\n" if mode else "") +
+            f"    container:\n      image: {IMAGE}\n    imagePullPolicy: Never\n" + execution_extra)
+
+
+class ServerProcess:
+    """One containerssh process with DIR/config.yaml, logging to DIR/server.log. start() waits
+    until it logs SSH_LISTENING once more: the port accepts (into its backlog) before the server
+    is ready, as orphan reaping and the helper come first. `instance` is the id it logs there."""
+
+    listen_timeout = 60
+    stop_timeout = 60
+
+    def __init__(self, binary, directory, name):
         self.binary = binary
         self.name = name
-        self.port = port or free_port()
-        self.instance = f"ops-{name}-{uuid.uuid4().hex[:10]}"
-        self.dir = os.path.join(tmp, name)
+        self.dir = directory
         os.makedirs(self.dir, exist_ok=True)
         self.config = os.path.join(self.dir, "config.yaml")
-        self.health_port = health_port
-        self.metrics_port = metrics_port
-        text = (f"ssh:\n  listen: 127.0.0.1:{self.port}\n  hostkeys: [{self.dir}/host]\n{ssh_extra}"
-                "auth:\n  password:\n    method: webhook\n    webhook:\n"
-                f"      url: http://127.0.0.1:{webhook_port}\n"
-                f"instanceId: {self.instance}\n"
-                f"docker:\n  execution:\n    mode: {mode}\n    container:\n      image: {IMAGE}\n"
-                "    imagePullPolicy: Never\n"
-                "log:\n  level: debug\n  format: ljson\n")
-        if health_port:
-            text += f"health:\n  enable: true\n  listen: 127.0.0.1:{health_port}\n"
-        if metrics_port:
-            text += f"metrics:\n  enable: true\n  listen: 127.0.0.1:{metrics_port}\n"
-        text += extra
+        self.log = os.path.join(self.dir, "server.log")
+        self.instance = None
+        self.proc = None
+
+    def write_config(self, text):
         with open(self.config, "w") as f:
             f.write(text)
-        self.log = os.path.join(self.dir, "server.log")
-        self.proc = None
 
     def start(self):
         listening = self.log_text().count("SSH_LISTENING") + 1
         self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
+        deadline = time.time() + self.listen_timeout
         while self.log_text().count("SSH_LISTENING") < listening:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server {self.name} exited: " + self.log_text()[-3000:])
             if time.time() > deadline:
                 raise RuntimeError(f"server {self.name} did not listen: " + self.log_text()[-3000:])
             time.sleep(0.05)
+        for line in self.log_text().splitlines():  # the last start's line counts
+            if "SSH_LISTENING" in line and '"instanceId":"' in line:
+                self.instance = line.split('"instanceId":"')[1].split('"')[0]
         return self
 
     def log_text(self):
-        return open(self.log).read() if os.path.exists(self.log) else ""
+        if not os.path.exists(self.log):
+            return ""
+        with open(self.log, errors="replace") as f:
+            return f.read()
 
     def log_lines(self, code=None):
+        """The log's JSON lines (format ljson), those with `code` if given."""
         out = []
         for line in self.log_text().splitlines():
             try:
@@ -174,19 +282,30 @@ class Server:
     def send(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=60):
+    def stop(self, sig=signal.SIGTERM, timeout=None):
         """Stops the process; returns its exit code (None if it had to be killed)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode
+        return stop_process(self.proc, sig, self.stop_timeout if timeout is None else timeout)
+
+
+class Server(ServerProcess):
+    """The operations tests' server: its own instance id, the webhook on webhook_port; `extra` is
+    YAML appended at top level (keys under ssh: go in `ssh_extra`). Call start()."""
+
+    def __init__(self, binary, tmp, name, webhook_port, ssh_extra="", extra="", port=None, health_port=None,
+                 metrics_port=None, mode="connection"):
+        super().__init__(binary, os.path.join(tmp, name), name)
+        self.port = port or free_port()
+        self.instance = f"ops-{name}-{uuid.uuid4().hex[:10]}"
+        self.health_port = health_port
+        self.metrics_port = metrics_port
+        text = (config_head(self.port, self.dir, f"http://127.0.0.1:{webhook_port}", ssh_extra) +
+                f"instanceId: {self.instance}\n" + docker_section(mode) +
+                "log:\n  level: debug\n  format: ljson\n")
+        if health_port:
+            text += f"health:\n  enable: true\n  listen: 127.0.0.1:{health_port}\n"
+        if metrics_port:
+            text += f"metrics:\n  enable: true\n  listen: 127.0.0.1:{metrics_port}\n"
+        self.write_config(text + extra)
 
 
 # --- PROXY protocol headers, built here independently of the server's parser ---------------

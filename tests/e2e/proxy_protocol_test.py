@@ -24,20 +24,19 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import warnings
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import paramiko  # noqa: E402
 
-from ops_lib import (PASSWORD, Server, Webhook, check, connect_with_header, docker_ids, finish, free_port,  # noqa: E402
-                     proxy_v1, proxy_v2, proxy_v2_local, read_until_closed, remove_containers, wait_until)
+from ops_lib import (PASSWORD, Server, check, connect_with_header, docker_ids, finish, free_port,  # noqa: E402
+                     metric, proxy_v1, proxy_v2, proxy_v2_local, read_until_closed, remove_containers,
+                     ssh_options, wait_until)
+from webhook_lib import RecordingWebhook as Webhook  # noqa: E402
 
 RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proxy_relay.py")
-SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10"]
+SSH_OPTS = ssh_options()
 
 
 def openssh(port, user, command, proxy_command=None):
@@ -59,14 +58,6 @@ def paramiko_exec(sock, user, command):
         return text, out.channel.recv_exit_status()
     finally:
         client.close()
-
-
-def metric(port, name, labels):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def logged(server, code, needle=""):
@@ -202,7 +193,7 @@ def main():
         left = remove_containers(server.instance)
         check(left == 0, "no container of this server remains", f"{left} left")
         webhook.close()
-    finish()
+    finish("e2e_proxy_protocol")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317  # cleanup() runs from the EXIT trap
+# shellcheck disable=SC2317  # the cleanup hooks run from the EXIT trap
 # End-to-end test of image pulls: the real server and OpenSSH client, the main dockerd, and two
 # local registries (Debian's docker-registry on 127.0.0.1; dockerd treats 127.0.0.0/8 registries
 # as insecure, so plain HTTP works) sharing one storage: one open, one behind htpasswd. The guest
@@ -13,18 +13,10 @@
 # Usage: tests/e2e/registry_pull_test.sh path/to/containerssh
 set -euo pipefail
 
-BINARY=${1:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [[ -z "$BINARY" || ! -x "$BINARY" ]]; then
-  echo "usage: $0 path/to/containerssh (got '${BINARY}')" >&2
-  exit 2
-fi
 # shellcheck source=tests/e2e/lib/engine_env.sh
 source "$HERE/lib/engine_env.sh"
-need_tools docker docker-registry htpasswd sshpass ssh timeout ss base64 "$PYTHON"
-docker image inspect "$GUEST_IMAGE" >/dev/null 2>&1 || { echo "FAIL: $GUEST_IMAGE is missing (tests/e2e/setup.sh)"; exit 1; }
-
-TMP=$(mktemp -d /tmp/cssh-reg.XXXXXX)
+e2e_start "${1:-}" /tmp/cssh-reg.XXXXXX docker docker-registry htpasswd sshpass ssh timeout ss base64 "$PYTHON"
 REPO="cssh-e2e-$$/guest"
 OPEN_PORT=$(free_port)
 AUTH_PORT=$(free_port)
@@ -43,34 +35,13 @@ our_tags() {
     grep -E "^127\.0\.0\.1:($OPEN_PORT|$AUTH_PORT)/$REPO:" || true
 }
 
-cleanup() {
-  local rc=$?
-  set +e
-  stop_servers
-  stop_pid "$WEBHOOK_PID"
+LOG_TAIL=15
+after_cleanup() {
   stop_pid "$OPEN_PID"
   stop_pid "$AUTH_PID"
-  local left
-  left=$(our_containers)
-  [[ -z "$left" ]] || echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
   our_tags | xargs -r docker rmi >/dev/null 2>&1
-  if ((FAILED > 0 || rc != 0)); then
-    local log
-    for log in "$TMP"/*.log; do
-      [[ -f "$log" ]] || continue
-      echo "---- $log (last 15 lines) ----"
-      tail -n 15 "$log" | cut -c1-400
-    done
-    echo "---- logs kept in $TMP ----"
-  else
-    [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TMP"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-T0=$(now_ms)
 ssh-keygen -q -t ed25519 -N '' -f "$TMP/host_ed25519" >/dev/null
 
 # --- registries -------------------------------------------------------------------------------------
@@ -144,15 +115,7 @@ dockerrun:
 EOF
       [[ -z "$extra" ]] || printf '%s\n' "$extra"
     else
-      cat <<EOF
-docker:
-  connection:
-    host: unix:///var/run/docker.sock
-  execution:
-    mode: session
-    container:
-      image: $image
-EOF
+      docker_session_block "$image" ""
       [[ -z "$extra" ]] || printf '%s\n' "$extra"
     fi
   } >"$TMP/$name.yaml"

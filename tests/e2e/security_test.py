@@ -19,71 +19,33 @@ this test's servers may remain at the end.
 """
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asyncssh  # noqa: E402
+
+from ops_lib import (PASSWORD, ServerProcess, check, check_nothing_left, conclude, config_head,  # noqa: E402
+                     docker_section, free_port, kill_group, ssh_options, wait_until)
+from webhook_lib import JsonWebhook, password_of  # noqa: E402
 
 logging.getLogger("asyncssh").setLevel(logging.CRITICAL)
 
-IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
 USERS = ("alice", "bob", "carol")
-INSTANCE_LABEL = "containerssh_instance"
-CONN_LABEL = "containerssh_connection_id"
-failures = []
-checks = 0
 
 # The exact commands the policy server's security.command.allow lists.
 SIGNAL_SCRIPT = ("trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; echo ready; "
                  "while :; do sleep 0.1; done")
 ALLOWED = ["echo allowed", "echo $ALLOWED_VAR/$OTHER_VAR/$LANG", "sleep 20", SIGNAL_SCRIPT]
-
-
-def check(ok, what, detail=""):
-    global checks
-    checks += 1
-    print(("PASS: " if ok else "FAIL: ") + what + ("" if ok or not detail else f" ({detail})"), flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def docker_ids(*filters):
-    args = ["docker", "ps", "-aq", "--no-trunc"]
-    for f in filters:
-        args += ["--filter", f"label={f}"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout
-    return [line for line in out.split() if line]
-
-
-def wait_until(predicate, timeout, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def yaml_str(text):
@@ -92,95 +54,48 @@ def yaml_str(text):
 
 # --- the auth webhook and config server: everyone in USERS; bob gets a policy of his own ---------
 
-class Webhooks:
+class Webhooks(JsonWebhook):
     def __init__(self):
         self.connection_ids = set()
-        outer = self
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-                outer.connection_ids.add(body.get("connectionId", ""))
-                if self.path.endswith("/password"):
-                    password = base64.b64decode(body.get("passwordBase64", "")).decode(errors="replace")
-                    answer = {"success": body.get("username") in USERS and password == PASSWORD}
-                elif self.path.endswith("/config"):
-                    config = {}
-                    if body.get("username") == "bob":
-                        config = {"security": {"command": {"mode": "disable"}, "env": {"mode": "disable"}}}
-                    answer = {"config": config}
-                else:
-                    answer = {}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+    def answer(self, path, body, reply):
+        self.connection_ids.add(body.get("connectionId", ""))
+        if path.endswith("/password"):
+            return 200, {"success": body.get("username") in USERS and password_of(body) == PASSWORD}
+        if path.endswith("/config"):
+            config = {}
+            if body.get("username") == "bob":
+                config = {"security": {"command": {"mode": "disable"}, "env": {"mode": "disable"}}}
+            return 200, {"config": config}
+        return 200, {}
 
 
 # --- a server ---------------------------------------------------------------------------------
 
-class Server:
+class Server(ServerProcess):
+    """A server on a port of its own (hence its own instance id); `extra` is YAML at top level.
+    Started at once."""
+
+    listen_timeout = 30
+    stop_timeout = 20
+
     def __init__(self, binary, tmp, name, webhook_port, extra, metrics=False, configserver=False, mode="session"):
-        self.binary = binary
-        self.name = name
+        super().__init__(binary, os.path.join(tmp, name), name)
         self.port = free_port()
         self.metrics_port = free_port() if metrics else None
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        self.config = os.path.join(self.dir, "config.yaml")
-        text = (f"ssh:\n  listen: 127.0.0.1:{self.port}\n  hostkeys: [{self.dir}/host]\n"
-                "auth:\n  password:\n    method: webhook\n    webhook:\n"
-                f"      url: http://127.0.0.1:{webhook_port}\n"
-                f"docker:\n  execution:\n    mode: {mode}\n    container:\n      image: {IMAGE}\n"
-                "    imagePullPolicy: Never\n"
+        text = (config_head(self.port, self.dir, f"http://127.0.0.1:{webhook_port}") + docker_section(mode) +
                 "log:\n  level: debug\n  format: ljson\n" + extra)
         if metrics:
             text += f"metrics:\n  enable: true\n  listen: 127.0.0.1:{self.metrics_port}\n"
         if configserver:
             text += f"configserver:\n  url: http://127.0.0.1:{webhook_port}/config\n"
-        with open(self.config, "w") as f:
-            f.write(text)
-        self.log = os.path.join(self.dir, "server.log")
-        self.instance = None
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while not self.records("SSH_LISTENING"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server {name} exited: " + open(self.log).read()[-3000:])
-            if time.time() > deadline:
-                raise RuntimeError(f"server {name} did not listen: " + open(self.log).read()[-3000:])
-            time.sleep(0.05)
-        self.instance = self.records("SSH_LISTENING")[0].get("details", {}).get("instanceId")
-
-    def records(self, code):
-        out = []
-        for line in open(self.log, errors="replace"):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if rec.get("code") == code:
-                out.append(rec)
-        return out
+        self.write_config(text)
+        self.start()
 
     def wait_record(self, code, predicate=lambda rec: True, timeout=10):
         found = []
-        wait_until(lambda: bool(found.extend(r for r in self.records(code) if predicate(r)) or found), timeout)
+        wait_until(lambda: bool(found.extend(r for r in self.log_lines(code) if predicate(r)) or found), timeout)
         return found
 
     def metric(self, name):
@@ -190,22 +105,8 @@ class Server:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    def containers(self):
-        return docker_ids(f"{INSTANCE_LABEL}={self.instance}")
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-SSH_OPTS = ["-F", "/dev/null", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o",
-            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "PreferredAuthentications=password",
-            "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10"]
+SSH_OPTS = ssh_options("-o", "BatchMode=no")
 
 
 def ssh(server, *args, stdin=subprocess.DEVNULL, timeout=60, options=(), user="alice", input=None, log_level="ERROR"):
@@ -220,14 +121,6 @@ def ssh_background(server, command, user="alice"):
     return subprocess.Popen(["sshpass", "-p", PASSWORD, "ssh", *SSH_OPTS, "-p", str(server.port),
                              f"{user}@127.0.0.1", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
-
-
-def end(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 class BannerClient(asyncssh.SSHClient):
@@ -341,7 +234,7 @@ def check_policy_openssh(s):
         check(up and running and third.returncode == 255 and b"Session open refused by peer" in third.stderr,
               "maxSessions 2: a third session on the connection is refused (OpenSSH multiplexing)",
               f"up={up} running={running} {third.returncode} {third.stderr[-300:]!r}")
-        end(sleepers.pop())
+        kill_group(sleepers.pop())
         freed = wait_until(lambda: len(s.containers()) <= 1, 20)
         again = subprocess.run(["ssh", *SSH_OPTS, *opts, "alice@127.0.0.1", "echo allowed"], capture_output=True,
                                timeout=30)
@@ -349,9 +242,9 @@ def check_policy_openssh(s):
               "maxSessions 2: once one session closed, a new one opens", f"{again.returncode} {again.stderr[-300:]!r}")
     finally:
         for p in sleepers:
-            end(p)
+            kill_group(p)
         subprocess.run(["ssh", *SSH_OPTS, *opts, "-O", "exit", "alice@127.0.0.1"], capture_output=True, timeout=30)
-        end(master)
+        kill_group(master)
     check(s.wait_record("SECURITY_MAX_SESSIONS"), "maxSessions: logged as SECURITY_MAX_SESSIONS")
 
 
@@ -550,7 +443,7 @@ def check_openssh_n_plus_one(s):
               "maxConnectionsPerUser 2: OpenSSH's third concurrent connection is refused", f"up={up} {r.stderr[-300:]!r}")
     finally:
         for p in bg:
-            end(p)
+            kill_group(p)
 
 
 # --- limits: containers -------------------------------------------------------------------------------------
@@ -647,27 +540,8 @@ def main():
         for s in servers:
             s.stop()
         hooks.close()
-    ours = set()
-    for s in servers:
-        if s.instance:
-            ours.update(s.containers())
-    for cid in hooks.connection_ids:
-        if cid:
-            ours.update(docker_ids(f"{CONN_LABEL}={cid}"))
-    check(not ours, "docker ps -a shows no container of this test's servers at the end", f"{sorted(ours)}")
-    if ours:
-        subprocess.run(["docker", "rm", "-f", *ours], capture_output=True)
-    print(f"INFO: {checks} checks in {time.time() - started:.1f}s", flush=True)
-    if failures:
-        for s in servers:
-            print(f"---- {s.name} server log (last 40 lines) ----")
-            print("".join(open(s.log).readlines()[-40:]))
-        print(f"logs kept in {tmp}")
-        print(f"{len(failures)} of {checks} checks FAILED: " + "; ".join(failures))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"all {checks} checks passed")
-    return 0
+    check_nothing_left(servers, hooks.connection_ids)
+    return conclude("e2e_security", servers, tmp, started, 40)
 
 
 if __name__ == "__main__":

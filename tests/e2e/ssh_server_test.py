@@ -10,52 +10,19 @@ check failed. Only loopback addresses are used.
 """
 
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import paramiko
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IMAGE = "containerssh-guest:latest"
-PASSWORD = "secret"
-
-failures = []
-checks = 0
-
-
-def check(ok, what, detail=""):
-    global checks
-    checks += 1
-    if ok:
-        print(f"PASS: {what}", flush=True)
-    else:
-        failures.append(what)
-        print(f"FAIL: {what}" + (f" ({detail})" if detail else ""), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.recv(64)
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ops_lib import (PASSWORD, check, docker_section, failures, free_port, start_auth_webhook,  # noqa: E402
+                     stop_process, summary, wait_port)
 
 
 class Env:
@@ -88,12 +55,9 @@ class Env:
             subprocess.run(cmd, check=True)
             self.host_keys[kind] = path
         self.webhook_log = os.path.join(self.tmp, "webhook.log")
-        wh = subprocess.Popen([sys.executable, os.path.join(HERE, "auth_webhook.py"), "--port", "0",
-                               "--users", f"alice:{PASSWORD}", "--authorized-keys", f"alice:{authorized}"],
-                              stdout=subprocess.PIPE, stderr=open(self.webhook_log, "w"), text=True)
+        wh, self.webhook_port = start_auth_webhook(self.webhook_log, "--users", f"alice:{PASSWORD}",
+                                                   "--authorized-keys", f"alice:{authorized}")
         self.procs.append(wh)
-        line = wh.stdout.readline()
-        self.webhook_port = int(line.split()[1])
 
     def start_server(self, name, ssh_block, auth_extra=True):
         port = free_port()
@@ -105,25 +69,19 @@ class Env:
             if auth_extra:
                 f.write("  publicKey:\n    method: webhook\n    webhook:\n"
                         f"      url: http://127.0.0.1:{self.webhook_port}\n")
-            f.write("backend: docker\ndocker:\n  execution:\n    mode: session\n"
-                    f"    container:\n      image: {IMAGE}\n    imagePullPolicy: Never\nlog:\n  level: debug\n")
+            f.write("backend: docker\n" + docker_section("session") + "log:\n  level: debug\n")
         log_path = os.path.join(self.tmp, f"{name}.log")
         proc = subprocess.Popen([self.binary, "--config", config], stdout=open(log_path, "w"),
                                 stderr=subprocess.STDOUT)
         self.procs.append(proc)
-        if not wait_port(port):
+        if not wait_port(port, banner=True):
             print(open(log_path).read()[-3000:])
             raise RuntimeError(f"server {name} did not start listening")
         return port, log_path, proc
 
     def close(self, keep):
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p, timeout=10)
         if keep:
             print(f"logs kept in {self.tmp}")
         else:
@@ -381,11 +339,7 @@ def main():
         ok = not failures
     finally:
         env.close(keep=not ok)
-    if failures:
-        print(f"ssh_server_test: {len(failures)} of {checks} checks FAILED")
-        return 1
-    print(f"ssh_server_test: all {checks} checks passed")
-    return 0
+    return summary("e2e_ssh_server")
 
 
 if __name__ == "__main__":

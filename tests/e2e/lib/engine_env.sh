@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2317  # functions run from traps
-# Helpers shared by the Engine-connection end-to-end tests (engine_tls_test.sh,
-# registry_pull_test.sh): checks, processes, the test webhook, servers with their own
-# configuration, a second dockerd, certificates, and cleanup. Source it after setting
-# BINARY and TMP; it sets no traps itself.
+# Helpers shared by the shell end-to-end tests (exec_test.sh, docker_options_test.sh,
+# auth_config_test.sh, engine_tls_test.sh, registry_pull_test.sh): the preamble (binary, tools,
+# guest image, TMP, the cleanup trap), checks, processes, the test webhook, servers with their own
+# configuration, a second dockerd, certificates, and cleanup. Source it first, then call e2e_start.
 
 PYTHON=/usr/bin/python3
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,7 +55,11 @@ free_port() {
 }
 
 port_listening() {  # port_listening PORT
-  [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+  if command -v ss >/dev/null 2>&1; then
+    [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
 }
 
 # need_tools TOOL...: fails the test when one is missing.
@@ -67,6 +71,62 @@ need_tools() {
       exit 1
     fi
   done
+}
+
+# --- the preamble and the cleanup trap --------------------------------------------------------
+# e2e_start BINARY TMP_TEMPLATE TOOL...: refuses a missing binary (usage, exit 2), a missing tool
+# or guest image (FAIL, exit 1); makes TMP (mktemp -d TMP_TEMPLATE), sets BINARY and T0 and
+# installs e2e_cleanup as the EXIT trap.
+e2e_start() {
+  BINARY=$1
+  local template=$2
+  shift 2
+  if [[ -z "$BINARY" || ! -x "$BINARY" ]]; then
+    echo "usage: $0 path/to/containerssh (got '${BINARY}')" >&2
+    exit 2
+  fi
+  need_tools "$@"
+  if ! docker image inspect "$GUEST_IMAGE" >/dev/null 2>&1; then
+    echo "FAIL: $GUEST_IMAGE is missing (tests/e2e/setup.sh)"
+    exit 1
+  fi
+  TMP=$(mktemp -d "$template")
+  # shellcheck disable=SC2034  # the scripts time themselves from T0
+  T0=$(now_ms)
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# The EXIT trap. A script may define before_cleanup (clients, paused daemons, its own helper
+# processes) and after_cleanup (volumes, image tags, a second dockerd); between them every server
+# and the webhook are stopped and this test's containers (our_containers) removed. On failure
+# the last LOG_TAIL lines of each $TMP/*.log are shown and TMP is kept; otherwise TMP is removed
+# unless KEEP_TMP is set.
+LOG_TAIL=30
+e2e_cleanup() {
+  local rc=$? left log
+  # Cleanup goes on whatever fails, even a hook reading a variable the script had not set yet.
+  set +eu
+  if declare -F before_cleanup >/dev/null; then before_cleanup; fi
+  stop_servers
+  stop_pid "$WEBHOOK_PID"
+  left=$(our_containers | sort -u)
+  if [[ -n "$left" ]]; then
+    echo "cleanup: removing containers left behind: $(echo "$left" | tr '\n' ' ')"
+    echo "$left" | xargs -r docker rm -f >/dev/null 2>&1
+  fi
+  if declare -F after_cleanup >/dev/null; then after_cleanup; fi
+  if ((FAILED > 0 || rc != 0)); then
+    for log in "$TMP"/*.log; do
+      [[ -f "$log" ]] || continue
+      echo "---- $log (last $LOG_TAIL lines) ----"
+      tail -n "$LOG_TAIL" "$log" | cut -c1-400
+    done
+    echo "---- logs kept in $TMP ----"
+  else
+    [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$TMP"
+  fi
+  exit "$rc"
 }
 
 # --- the auth webhook (alice / secret) -------------------------------------------------------
@@ -108,10 +168,10 @@ our_containers() {
 }
 
 # --- servers ------------------------------------------------------------------------------------
-# server_config NAME: writes $TMP/NAME.yaml's common part (ssh, auth, log) on stdout; the caller
-# appends its docker: block.
+# server_config_head PORT [LOG_LEVEL]: a server configuration's common part (ssh, auth, log;
+# level info unless given) on stdout; the caller appends its docker: block.
 server_config_head() {
-  local port=$1
+  local port=$1 level=${2:-info}
   cat <<EOF
 ssh:
   listen: 127.0.0.1:$port
@@ -123,12 +183,42 @@ auth:
     webhook:
       url: http://127.0.0.1:$WEBHOOK_PORT
 log:
-  level: info
+  level: $level
 EOF
 }
 
+# write_server_config NAME [LOG_LEVEL]: $TMP/NAME.yaml, the common part on a fresh port (set in
+# SSH_PORT) followed by stdin (the docker part).
+write_server_config() {
+  local name=$1 level=${2:-info}
+  SSH_PORT=$(free_port)
+  {
+    server_config_head "$SSH_PORT" "$level"
+    cat
+  } >"$TMP/$name.yaml"
+}
+
+# docker_session_block [IMAGE [PULL_POLICY]]: the docker: section most servers use: the local
+# Engine's socket, session mode, IMAGE (default the guest image) with imagePullPolicy PULL_POLICY
+# (default Never; an empty one leaves the line out, for the caller to append execution keys).
+# shellcheck disable=SC2120  # both arguments are optional
+docker_session_block() {
+  cat <<EOF
+docker:
+  connection:
+    host: unix:///var/run/docker.sock
+  execution:
+    mode: session
+    container:
+      image: ${1:-$GUEST_IMAGE}
+EOF
+  local policy=${2-Never}
+  [[ -z "$policy" ]] || echo "    imagePullPolicy: $policy"
+}
+
 # start_server NAME: runs the server with $TMP/NAME.yaml, logging to $TMP/NAME.log; sets
-# SERVER_PID and SSH_PORT (read from the config). Fails the test if it does not listen.
+# SERVER_PID and SSH_PORT (read from the config). A failed check and status 1 if it does not
+# listen (at the top level of a `set -e` script, that ends the test).
 start_server() {
   local name=$1 start
   SSH_PORT=$(awk '/listen: 127.0.0.1:/ { sub(/.*:/, ""); print; exit }' "$TMP/$name.yaml")
@@ -155,11 +245,18 @@ SSH_OPTS_BASE=(-F /dev/null -T
   -o PreferredAuthentications=password -o PubkeyAuthentication=no
   -o NumberOfPasswordPrompts=1 -o ConnectTimeout=10)
 
-# cssh PORT COMMAND...: one session as alice (limit: $SSH_TIMEOUT s, default 30).
+# ssh_as PORT USER PASSWORD COMMAND...: one password session (limit: $SSH_TIMEOUT s, default 30).
+ssh_as() {
+  local port=$1 user=$2 password=$3
+  shift 3
+  timeout "${SSH_TIMEOUT:-30}" sshpass -p "$password" ssh "${SSH_OPTS_BASE[@]}" -p "$port" "$user@127.0.0.1" "$@"
+}
+
+# cssh PORT COMMAND...: one session as alice.
 cssh() {
   local port=$1
   shift
-  timeout "${SSH_TIMEOUT:-30}" sshpass -p secret ssh "${SSH_OPTS_BASE[@]}" -p "$port" alice@127.0.0.1 "$@"
+  ssh_as "$port" alice secret "$@"
 }
 
 stop_servers() {

@@ -154,9 +154,11 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         // Connection mode: an exec in the connection's container; session mode: a container.
         auto io = s.info.container
                       ? spawn_exec_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
-                                            *s.info.container, caf::actor_cast<channel_actor>(self))
+                                            *s.info.container, caf::actor_cast<channel_actor>(self),
+                                            relay_target{s.session, s.ch})
                       : spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
-                                              caf::actor_cast<channel_actor>(self), s.supervisor);
+                                              caf::actor_cast<channel_actor>(self), relay_target{s.session, s.ch},
+                                              s.supervisor);
         if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
         s.io = io;
       },
@@ -198,11 +200,6 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         if (s.io && !s.done) self->send(*s.io, io_stop{});
         self->quit();
       },
-      [=](program_output& msg) {
-        auto& s = self->state;
-        metrics::server().session_bytes_out.inc(msg.bytes.size());
-        s.session->write(s.ch, msg.stream, std::move(msg.bytes));
-      },
       [=](program_exited& msg) {
         auto& s = self->state;
         log::debug("SSH_PROGRAM_EXITED", "program exited",
@@ -218,10 +215,6 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
           s.session->close_channel(s.ch);
           s.done = true;
         }
-      },
-      [=](program_input_consumed& msg) {
-        auto& s = self->state;
-        s.session->input_consumed(s.ch, msg.bytes);
       },
       [=](program_failed& msg) {
         auto& s = self->state;

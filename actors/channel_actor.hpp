@@ -1,12 +1,14 @@
 #pragma once
 // channel_actor: one per SSH session channel. Collects pty/env, starts the program in a
-// container (through a docker_io_actor) when shell/exec/subsystem arrives, relays bytes
-// both ways with credits, and reports exit status, EOF and close in that order.
+// container (through a docker_io_actor) when shell/exec/subsystem arrives, passes the
+// client's input on, and reports exit status, EOF and close in that order. The program's
+// output and the input credits do not pass through here: the io actor's stream_relay hands
+// them to the SSH session directly.
 //
 // accepts (from connection_actor, i.e. from the client):
 //   ch_pty, ch_env, ch_program, ch_window, ch_signal, ch_data, ch_eof, ch_drained, ch_closed
 // accepts (from its docker_io_actor):
-//   program_output, program_exited, program_failed, program_input_consumed
+//   program_exited, program_failed
 // sends: commands to the SSH session (write, exit-status, EOF, close) and io_* to docker_io
 
 #include <caf/all.hpp>
@@ -43,18 +45,14 @@ struct ch_drained { ssh::channel_id ch; std::size_t bytes; };
 /// The channel is gone (client closed it, or the connection ended).
 struct ch_closed { ssh::channel_id ch; };
 
-struct program_output { ssh::output_stream stream; std::string bytes; };
 /// `signal_name` is set (RFC 4254 name, e.g. "KILL") when the program died of a signal.
 struct program_exited { int exit_code; std::string signal_name; };
-/// `bytes` of input reached the program: credit for the client's window.
-struct program_input_consumed { std::size_t bytes; };
 struct program_failed { int exit_code; std::string message; };
 
 using channel_actor = caf::typed_actor<
     caf::reacts_to<ch_pty>, caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>,
     caf::reacts_to<ch_signal>, caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>,
-    caf::reacts_to<ch_closed>, caf::reacts_to<program_output>, caf::reacts_to<program_exited>,
-    caf::reacts_to<program_failed>, caf::reacts_to<program_input_consumed>>;
+    caf::reacts_to<ch_closed>, caf::reacts_to<program_exited>, caf::reacts_to<program_failed>>;
 
 /// Who a connection belongs to and what its containers look like: for container labels,
 /// environment and logs. Filled in as the connection progresses (authentication, config server).
@@ -93,7 +91,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_data)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_eof)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_drained)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_closed)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_output)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_exited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_failed)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_input_consumed)

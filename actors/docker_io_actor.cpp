@@ -1,8 +1,6 @@
-#include "actors/stdin_batch.hpp"
 #include "actors/docker_io_actor.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <vector>
 
 #include "actors/actor_metrics.hpp"
@@ -21,8 +19,6 @@ struct io_image_ready { bool ok; std::string error; };
 struct io_created { bool ok; std::string id; std::string error; resource_limits::slot slot; };
 struct io_attached { std::shared_ptr<http::upgraded_stream> stream; std::string error; };
 struct io_started { bool ok; std::string error; };
-struct io_read { bool ok; std::string bytes; std::string error; };
-struct io_written { bool ok; std::string error; };
 struct io_waited { bool ok; std::int64_t code; std::string error; };
 /// The program exited but the stream has not ended: stop waiting for stragglers.
 struct io_stream_grace {};
@@ -40,8 +36,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_image_ready)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_created)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_attached)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_started)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_read)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_written)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_waited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_stream_grace)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::io_files_written)
@@ -52,12 +46,11 @@ namespace cssh::actors {
 namespace {
 
 using io_impl = docker_io_actor::extend<caf::reacts_to<io_image_ready>, caf::reacts_to<io_created>, caf::reacts_to<io_attached>,
-                                        caf::reacts_to<io_started>, caf::reacts_to<io_read>,
-                                        caf::reacts_to<io_written>, caf::reacts_to<io_waited>,
+                                        caf::reacts_to<io_started>, caf::reacts_to<relay_ready>,
+                                        caf::reacts_to<relay_written>, caf::reacts_to<io_waited>,
                                         caf::reacts_to<io_stream_grace>, caf::reacts_to<io_files_written>,
                                         caf::reacts_to<io_helper_ready>, caf::reacts_to<io_image_config>>;
 
-constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::chrono::seconds stream_grace{2};
 
 struct io_state {
@@ -68,24 +61,10 @@ struct io_state {
   container_supervisor supervisor;
 
   std::string container_id;
-  std::shared_ptr<http::upgraded_stream> stream;
-  std::unique_ptr<docker_frame::demuxer> demux;
+  std::unique_ptr<stream_relay> relay;  // the attach stream, both ways
   bool started = false;
   bool stopping = false;
   bool finished = false;
-
-  // output towards the client
-  std::size_t in_flight = 0;  // bytes sent to the channel and not yet drained by the client
-  bool reading = false;
-  bool stream_ended = false;
-
-  // input from the client
-  std::deque<std::string> stdin_queue;
-  std::size_t stdin_queued = 0;
-  bool writing = false;
-  bool stdin_eof = false;
-  bool stdin_closed = false;
-  std::size_t writing_bytes = 0;  // size of the write in flight, credited back when done
 
   /// Signals delivered through SSH `signal` requests (numbers), to tell an exit by signal.
   std::vector<int> delivered_signals;
@@ -106,7 +85,7 @@ void finish(self_ptr self) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  if (st.stream) st.stream->close();
+  st.relay->close();
   if (!st.container_id.empty()) self->send(st.supervisor, container_finished{st.container_id});
   self->quit();
 }
@@ -127,7 +106,7 @@ void fail_program(self_ptr self, const std::string& what, const std::string& err
 void maybe_report_exit(self_ptr self) {
   auto& st = self->state;
   if (!st.exit_code || st.finished) return;
-  if (!st.stream_ended) return;  // output first, exit status after
+  if (!st.relay->output_ended()) return;  // output first, exit status after
   // The Engine reports a death by signal N as exit code 128+N (its init forwards the
   // signal and exits so). We call it a signal only when we delivered that signal ourselves:
   // a program may also exit 130 on its own.
@@ -139,53 +118,6 @@ void maybe_report_exit(self_ptr self) {
   }
   self->send(st.channel, program_exited{code, signal});
   finish(self);
-}
-
-void read_more(self_ptr self) {
-  auto& st = self->state;
-  if (st.reading || st.stream_ended || !st.stream || st.finished) return;
-  if (st.in_flight >= output_credit_limit) return;  // resumes on io_credit
-  st.reading = true;
-  auto me = handle_of(self);
-  st.stream->async_read(read_chunk, [me](result<std::string> r) {
-    if (r.ok()) {
-      caf::anon_send(me, io_read{true, std::move(r.value()), ""});
-    } else {
-      caf::anon_send(me, io_read{false, "", r.error().message});
-    }
-  });
-}
-
-void write_more(self_ptr self) {
-  auto& st = self->state;
-  if (st.writing || !st.stream || st.finished || st.stdin_closed) return;
-  if (st.stdin_queue.empty()) {
-    // The half-close waits for the Engine's start: an EOF that reached the Engine before the start
-    // sometimes ended the whole attach stream, output included (3 in 60 through a TCP proxy);
-    // after the start it never did. The bytes before it are buffered in the container's stdin.
-    if (st.stdin_eof && st.started) {
-      // Half-close: a StdinOnce container sees EOF on stdin; its output keeps flowing.
-      // Not with a TTY: a terminal has no half-close, and the Engine ends the whole attach
-      // stream on it, output included. OpenSSH likewise leaves a pty open on client EOF.
-      if (!st.request.tty) st.stream->shutdown_send();
-      st.stdin_closed = true;
-    }
-    return;
-  }
-  st.writing = true;
-  std::string chunk = take_stdin_batch(st.stdin_queue, st.stdin_queued);
-  st.writing_bytes = chunk.size();
-  auto me = handle_of(self);
-  st.stream->async_write(std::move(chunk), [me](result<void> r) {
-    caf::anon_send(me, io_written{r.ok(), r.ok() ? "" : r.error().message});
-  });
-}
-
-void forward_output(self_ptr self, ssh::output_stream stream, std::string_view bytes) {
-  auto& st = self->state;
-  if (bytes.empty()) return;
-  st.in_flight += bytes.size();
-  self->send(st.channel, program_output{stream, std::string(bytes)});
 }
 
 void deliver_signal(self_ptr self, const std::string& name) {
@@ -318,7 +250,7 @@ void attach_to_container(self_ptr self) {
 
 io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
                                    std::shared_ptr<const config::app_config> config,
-                                   docker::session_request request, channel_actor channel,
+                                   docker::session_request request, channel_actor channel, relay_target target,
                                    container_supervisor supervisor) {
   auto& st = self->state;
   st.context = std::move(context);
@@ -326,14 +258,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
   st.request = std::move(request);
   st.channel = std::move(channel);
   st.supervisor = std::move(supervisor);
-  if (!st.request.tty) {
-    st.demux = std::make_unique<docker_frame::demuxer>([self](docker_frame::stream_kind kind, std::string_view p) {
-      forward_output(self,
-                     kind == docker_frame::stream_kind::stderr_stream ? ssh::output_stream::stderr_stream
-                                                                      : ssh::output_stream::stdout_stream,
-                     p);
-    });
-  }
+  st.relay = std::make_unique<stream_relay>(handle_of(self), std::move(target), st.request.tty);
 
   self->send(st.supervisor, container_creating{handle_of(self)});
   prepare_helper(self);  // then ensure_image
@@ -413,7 +338,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           fail_program(self, "attaching to the container failed", msg.error);
           return;
         }
-        s.stream = std::move(msg.stream);
+        s.relay->attach(std::move(msg.stream), "container " + s.container_id);
         if (s.stopping) {
           finish(self);
           return;
@@ -423,8 +348,6 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
                                            metrics::count_docker_call<void>("container_start", [me](result<void> r) {
                                              caf::anon_send(me, io_started{r.ok(), r.ok() ? "" : r.error().message});
                                            }));
-        read_more(self);
-        write_more(self);
       },
       [=](io_started& msg) {
         auto& s = self->state;
@@ -433,7 +356,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           return;
         }
         s.started = true;
-        write_more(self);  // a client's EOF that came before the start is passed on now
+        s.relay->allow_half_close();  // a client's EOF that came before the start is passed on now
         metrics::server().container_start_seconds.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - s.requested_at).count());
         apply_size(self);
@@ -449,48 +372,18 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
               }
             }));
       },
-      [=](io_read& msg) {
+      [=](relay_ready) {
         auto& s = self->state;
-        s.reading = false;
         if (s.finished) return;
-        if (!msg.ok || msg.bytes.empty()) {
-          if (!msg.ok && !s.stopping) {
-            log::debug("DOCKER_STREAM_ENDED", "attach stream ended with an error: " + msg.error,
-                       {{"containerId", s.container_id}});
-          }
-          s.stream_ended = true;
-          maybe_report_exit(self);
-          return;
+        auto event = s.relay->on_ready();
+        if (!event.ended_now) return;
+        if (!event.read_error.empty() && !s.stopping) {
+          log::debug("DOCKER_STREAM_ENDED", "attach stream ended with an error: " + event.read_error,
+                     {{"containerId", s.container_id}});
         }
-        if (s.demux) {
-          auto fed = s.demux->feed(msg.bytes);
-          if (!fed) {
-            log::error(fed.error().code, fed.error().message + " (container " + s.container_id + ")");
-            s.stream_ended = true;
-            maybe_report_exit(self);
-            return;
-          }
-        } else {
-          forward_output(self, ssh::output_stream::stdout_stream, msg.bytes);
-        }
-        read_more(self);
+        maybe_report_exit(self);
       },
-      [=](io_written& msg) {
-        auto& s = self->state;
-        s.writing = false;
-        // Written or not, these bytes no longer count against the client's window.
-        std::size_t credit = s.writing_bytes;
-        s.writing_bytes = 0;
-        if (!msg.ok) {
-          // The container closed its stdin (or exited): further input has nowhere to go.
-          credit += s.stdin_queued;
-          s.stdin_queue.clear();
-          s.stdin_queued = 0;
-          s.stdin_closed = true;
-        }
-        if (credit > 0) self->send(s.channel, program_input_consumed{credit});
-        if (msg.ok) write_more(self);
-      },
+      [=](relay_written& msg) { self->state.relay->on_written(msg); },
       [=](io_waited& msg) {
         auto& s = self->state;
         if (!msg.ok) {
@@ -498,7 +391,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           return;
         }
         s.exit_code = msg.code;
-        if (!s.stream_ended) self->delayed_send(self, stream_grace, io_stream_grace{});
+        if (!s.relay->output_ended()) self->delayed_send(self, stream_grace, io_stream_grace{});
         maybe_report_exit(self);
       },
       [=](io_stream_grace) {
@@ -506,25 +399,12 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         if (s.finished) return;
         log::debug("DOCKER_STREAM_GRACE", "program exited but its output stream stayed open; closing it",
                    {{"containerId", s.container_id}});
-        s.stream_ended = true;
+        s.relay->mark_output_ended();
         maybe_report_exit(self);
       },
       // --- from the channel ---------------------------------------------------------------
-      [=](io_stdin& msg) {
-        auto& s = self->state;
-        // The queue is bounded by the session's input credit (ssh::input_in_flight_limit).
-        if (s.stdin_eof || s.stdin_closed) {
-          self->send(s.channel, program_input_consumed{msg.bytes.size()});  // nowhere to go
-          return;
-        }
-        s.stdin_queued += msg.bytes.size();
-        s.stdin_queue.push_back(std::move(msg.bytes));
-        write_more(self);
-      },
-      [=](io_stdin_eof) {
-        self->state.stdin_eof = true;
-        write_more(self);
-      },
+      [=](io_stdin& msg) { self->state.relay->add_stdin(std::move(msg.bytes)); },
+      [=](io_stdin_eof) { self->state.relay->stdin_eof(); },
       [=](io_resize& msg) {
         self->state.size = std::make_pair(msg.rows, msg.cols);
         apply_size(self);
@@ -537,11 +417,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         }
         deliver_signal(self, msg.name);
       },
-      [=](io_credit& msg) {
-        auto& s = self->state;
-        s.in_flight = msg.bytes >= s.in_flight ? 0 : s.in_flight - msg.bytes;
-        read_more(self);
-      },
+      [=](io_credit& msg) { self->state.relay->credit(msg.bytes); },
       [=](io_stop) {
         auto& s = self->state;
         s.stopping = true;
@@ -556,9 +432,9 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
 docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
                                       std::shared_ptr<const config::app_config> config,
                                       docker::session_request request, channel_actor channel,
-                                      container_supervisor supervisor) {
+                                      relay_target target, container_supervisor supervisor) {
   auto impl = spawn_observed(system, "docker_io", io_behavior, std::move(context), std::move(config),
-                             std::move(request), std::move(channel), std::move(supervisor));
+                             std::move(request), std::move(channel), std::move(target), std::move(supervisor));
   return caf::actor_cast<docker_io_actor>(impl);
 }
 

@@ -1,11 +1,12 @@
 #pragma once
 // docker_io_actor: one per program run in session mode. Creates the container, attaches
 // (before start, so no early output is lost), starts it, relays the attach stream in both
-// directions with credits (at most `output_credit_limit` bytes of output in flight towards
-// the client), waits for the exit code and reports it after the output.
+// directions with credits (a stream_relay: at most `output_credit_limit` bytes of output in
+// flight towards the client), waits for the exit code and reports it after the output.
 //
 // accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_credit, io_stop
-// sends   program_output, program_exited, program_failed to its channel_actor;
+// sends   program_exited, program_failed to its channel_actor (the bytes go through the
+//         stream_relay straight to the SSH session, `target`);
 //         container_creating, container_created, container_finished to the supervisor
 
 #include <caf/all.hpp>
@@ -14,11 +15,10 @@
 
 #include "actors/channel_actor.hpp"
 #include "actors/container_supervisor.hpp"
+#include "actors/stream_relay.hpp"
 #include "docker/container_spec.hpp"
 
 namespace cssh::actors {
-
-inline constexpr std::size_t output_credit_limit = 1024 * 1024;
 
 struct io_stdin { std::string bytes; };
 struct io_stdin_eof {};
@@ -36,7 +36,7 @@ using docker_io_actor = caf::typed_actor<caf::reacts_to<io_stdin>, caf::reacts_t
 docker_io_actor spawn_docker_io_actor(caf::actor_system& system, context_ptr context,
                                       std::shared_ptr<const config::app_config> config,
                                       docker::session_request request, channel_actor channel,
-                                      container_supervisor supervisor);
+                                      relay_target target, container_supervisor supervisor);
 
 }  // namespace cssh::actors
 

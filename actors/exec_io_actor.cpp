@@ -1,8 +1,6 @@
-#include "actors/stdin_batch.hpp"
 #include "actors/exec_io_actor.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <mutex>
 #include <random>
 #include <vector>
@@ -19,8 +17,6 @@ namespace {
 struct ex_container { container_ready ready; };
 struct ex_created { bool ok; std::string id; std::string error; };
 struct ex_started { std::shared_ptr<http::upgraded_stream> stream; std::string error; };
-struct ex_read { bool ok; std::string bytes; std::string error; };
-struct ex_written { bool ok; std::string error; };
 struct ex_inspected { bool ok; bool running; std::int64_t exit_code; std::string error; };
 /// Time to ask the Engine about the exit code again (it still said Running).
 struct ex_inspect_again {};
@@ -34,8 +30,6 @@ struct ex_resize_again { unsigned attempt; };
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_container)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_created)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_started)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_read)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_written)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_inspected)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_inspect_again)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_start_deadline)
@@ -45,12 +39,11 @@ namespace cssh::actors {
 namespace {
 
 using exec_impl = docker_io_actor::extend<caf::reacts_to<ex_container>, caf::reacts_to<ex_created>,
-                                          caf::reacts_to<ex_started>, caf::reacts_to<ex_read>,
-                                          caf::reacts_to<ex_written>, caf::reacts_to<ex_inspected>,
+                                          caf::reacts_to<ex_started>, caf::reacts_to<relay_ready>,
+                                          caf::reacts_to<relay_written>, caf::reacts_to<ex_inspected>,
                                           caf::reacts_to<ex_inspect_again>, caf::reacts_to<ex_start_deadline>,
                                           caf::reacts_to<ex_resize_again>>;
 
-constexpr std::size_t read_chunk = 64 * 1024;
 /// After the output ended the Engine may still say Running for a moment: ask again after these
 /// pauses, then once a second (a program that closed its output and runs on).
 constexpr std::chrono::milliseconds inspect_pauses[] = {std::chrono::milliseconds(10), std::chrono::milliseconds(30),
@@ -71,25 +64,13 @@ struct exec_state {
   std::string marker;  // CSSH_EXEC=<marker> identifies the program for `helper signal`
   std::string container_id;
   std::string exec_id;
-  std::shared_ptr<http::upgraded_stream> stream;
-  std::unique_ptr<docker_frame::demuxer> demux;
+  std::unique_ptr<stream_relay> relay;  // the exec's stream, both ways
   bool starting = false;  // exec start in flight
   bool started = false;
   bool stopping = false;
   bool finished = false;
   bool exited = false;  // exit reported or known
   unsigned inspections = 0;
-
-  std::size_t in_flight = 0;
-  bool reading = false;
-  bool stream_ended = false;
-
-  std::deque<std::string> stdin_queue;
-  std::size_t stdin_queued = 0;
-  bool writing = false;
-  bool stdin_eof = false;
-  bool stdin_closed = false;
-  std::size_t writing_bytes = 0;
 
   std::vector<int> delivered_signals;
   std::vector<std::string> early_signals;
@@ -114,7 +95,7 @@ void finish(self_ptr self) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  if (st.stream) st.stream->close();
+  st.relay->close();
   self->quit();
 }
 
@@ -176,49 +157,6 @@ void inspect(self_ptr self) {
   });
 }
 
-void read_more(self_ptr self) {
-  auto& st = self->state;
-  if (st.reading || st.stream_ended || !st.stream || st.finished) return;
-  if (st.in_flight >= output_credit_limit) return;  // resumes on io_credit
-  st.reading = true;
-  auto me = handle_of(self);
-  st.stream->async_read(read_chunk, [me](result<std::string> r) {
-    if (r.ok()) {
-      caf::anon_send(me, ex_read{true, std::move(r.value()), ""});
-    } else {
-      caf::anon_send(me, ex_read{false, "", r.error().message});
-    }
-  });
-}
-
-void write_more(self_ptr self) {
-  auto& st = self->state;
-  if (st.writing || !st.stream || st.finished || st.stdin_closed) return;
-  if (st.stdin_queue.empty()) {
-    if (st.stdin_eof) {
-      // Half-close: the exec's stdin sees EOF; its output keeps flowing. Not with a TTY, which
-      // has no half-close (as in session mode; OpenSSH leaves a pty open on client EOF too).
-      if (!st.request.tty) st.stream->shutdown_send();
-      st.stdin_closed = true;
-    }
-    return;
-  }
-  st.writing = true;
-  std::string chunk = take_stdin_batch(st.stdin_queue, st.stdin_queued);
-  st.writing_bytes = chunk.size();
-  auto me = handle_of(self);
-  st.stream->async_write(std::move(chunk), [me](result<void> r) {
-    caf::anon_send(me, ex_written{r.ok(), r.ok() ? "" : r.error().message});
-  });
-}
-
-void forward_output(self_ptr self, ssh::output_stream stream, std::string_view bytes) {
-  auto& st = self->state;
-  if (bytes.empty()) return;
-  st.in_flight += bytes.size();
-  self->send(st.channel, program_output{stream, std::string(bytes)});
-}
-
 void apply_size(self_ptr self, unsigned attempt) {
   auto& st = self->state;
   if (!st.started || !st.size || !st.request.tty || st.finished) return;
@@ -230,7 +168,7 @@ void apply_size(self_ptr self, unsigned attempt) {
 
 exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::shared_ptr<const config::app_config> config,
                                        docker::session_request request, connection_container_actor container,
-                                       channel_actor channel) {
+                                       channel_actor channel, relay_target target) {
   auto& st = self->state;
   st.context = std::move(context);
   st.config = std::move(config);
@@ -238,14 +176,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
   st.container = std::move(container);
   st.channel = std::move(channel);
   st.marker = random_marker();
-  if (!st.request.tty) {
-    st.demux = std::make_unique<docker_frame::demuxer>([self](docker_frame::stream_kind kind, std::string_view p) {
-      forward_output(self,
-                     kind == docker_frame::stream_kind::stderr_stream ? ssh::output_stream::stderr_stream
-                                                                      : ssh::output_stream::stdout_stream,
-                     p);
-    });
-  }
+  st.relay = std::make_unique<stream_relay>(handle_of(self), std::move(target), st.request.tty);
   auto me = handle_of(self);
   self->request(st.container, caf::infinite, container_wanted{})
       .then([me](container_ready& ready) { caf::anon_send(me, ex_container{std::move(ready)}); },
@@ -288,7 +219,8 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         s.starting = false;
         if (s.finished) return;
         if (!msg.stream) return fail_program(self, "starting the session's exec failed", msg.error);
-        s.stream = std::move(msg.stream);
+        s.relay->attach(std::move(msg.stream), "exec " + s.exec_id);
+        s.relay->allow_half_close();  // the exec runs already: nothing to wait for
         s.started = true;
         if (s.stopping) {
           // The client left while the start was on its way: the program must not run on alone.
@@ -301,8 +233,6 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         if (s.size && (s.size->first != s.request.rows || s.size->second != s.request.cols)) apply_size(self, 0);
         for (const auto& name : s.early_signals) deliver_signal(self, name);
         s.early_signals.clear();
-        read_more(self);
-        write_more(self);
       },
       [=](ex_start_deadline) {
         auto& s = self->state;
@@ -319,30 +249,16 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         s.stopping = true;
       },
       [=](ex_resize_again& msg) { apply_size(self, msg.attempt); },
-      [=](ex_read& msg) {
+      [=](relay_ready) {
         auto& s = self->state;
-        s.reading = false;
         if (s.finished) return;
-        if (!msg.ok || msg.bytes.empty()) {
-          if (!msg.ok && !s.stopping) {
-            log::debug("DOCKER_STREAM_ENDED", "exec stream ended with an error: " + msg.error, {{"execId", s.exec_id}});
-          }
-          s.stream_ended = true;
-          inspect(self);
-          return;
+        auto event = s.relay->on_ready();
+        if (!event.ended_now) return;
+        if (!event.read_error.empty() && !s.stopping) {
+          log::debug("DOCKER_STREAM_ENDED", "exec stream ended with an error: " + event.read_error,
+                     {{"execId", s.exec_id}});
         }
-        if (s.demux) {
-          auto fed = s.demux->feed(msg.bytes);
-          if (!fed) {
-            log::error(fed.error().code, fed.error().message + " (exec " + s.exec_id + ")");
-            s.stream_ended = true;
-            inspect(self);
-            return;
-          }
-        } else {
-          forward_output(self, ssh::output_stream::stdout_stream, msg.bytes);
-        }
-        read_more(self);
+        inspect(self);
       },
       [=](ex_inspected& msg) {
         auto& s = self->state;
@@ -357,35 +273,10 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
       [=](ex_inspect_again) {
         if (!self->state.finished) inspect(self);
       },
-      [=](ex_written& msg) {
-        auto& s = self->state;
-        s.writing = false;
-        std::size_t credit = s.writing_bytes;
-        s.writing_bytes = 0;
-        if (!msg.ok) {
-          credit += s.stdin_queued;
-          s.stdin_queue.clear();
-          s.stdin_queued = 0;
-          s.stdin_closed = true;
-        }
-        if (credit > 0) self->send(s.channel, program_input_consumed{credit});
-        if (msg.ok) write_more(self);
-      },
+      [=](relay_written& msg) { self->state.relay->on_written(msg); },
       // --- from the channel ---------------------------------------------------------------
-      [=](io_stdin& msg) {
-        auto& s = self->state;
-        if (s.stdin_eof || s.stdin_closed) {
-          self->send(s.channel, program_input_consumed{msg.bytes.size()});
-          return;
-        }
-        s.stdin_queued += msg.bytes.size();
-        s.stdin_queue.push_back(std::move(msg.bytes));
-        write_more(self);
-      },
-      [=](io_stdin_eof) {
-        self->state.stdin_eof = true;
-        write_more(self);
-      },
+      [=](io_stdin& msg) { self->state.relay->add_stdin(std::move(msg.bytes)); },
+      [=](io_stdin_eof) { self->state.relay->stdin_eof(); },
       [=](io_resize& msg) {
         self->state.size = std::make_pair(msg.rows, msg.cols);
         apply_size(self, 0);
@@ -398,11 +289,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         }
         deliver_signal(self, msg.name);
       },
-      [=](io_credit& msg) {
-        auto& s = self->state;
-        s.in_flight = msg.bytes >= s.in_flight ? 0 : s.in_flight - msg.bytes;
-        read_more(self);
-      },
+      [=](io_credit& msg) { self->state.relay->credit(msg.bytes); },
       [=](io_stop) {
         auto& s = self->state;
         s.stopping = true;
@@ -420,9 +307,9 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
 
 docker_io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
                                     std::shared_ptr<const config::app_config> config, docker::session_request request,
-                                    connection_container_actor container, channel_actor channel) {
+                                    connection_container_actor container, channel_actor channel, relay_target target) {
   auto impl = spawn_observed(system, "exec_io", exec_behavior, std::move(context), std::move(config),
-                             std::move(request), std::move(container), std::move(channel));
+                             std::move(request), std::move(container), std::move(channel), std::move(target));
   return caf::actor_cast<docker_io_actor>(impl);
 }
 

@@ -9,7 +9,8 @@
 //
 // Its interface is docker_io_actor's, so the channel actor drives both modes alike:
 // accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_credit, io_stop
-// sends   program_output, program_exited, program_failed, program_input_consumed to its channel
+// sends   program_exited, program_failed to its channel (the bytes go through the stream_relay
+//         straight to the SSH session, `target`)
 
 #include <caf/all.hpp>
 #include <memory>
@@ -24,6 +25,6 @@ namespace cssh::actors {
 /// `request.command` is the program's argv (never empty); `config` is the connection's configuration.
 docker_io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
                                     std::shared_ptr<const config::app_config> config, docker::session_request request,
-                                    connection_container_actor container, channel_actor channel);
+                                    connection_container_actor container, channel_actor channel, relay_target target);
 
 }  // namespace cssh::actors

@@ -24,7 +24,7 @@ int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, v
     return 0;
   }
   cs.input_in_flight += len;
-  events_of(userdata).data_received(cs.id, std::string(static_cast<const char*>(data), len));
+  cs.driver->batch_input(cs, static_cast<const char*>(data), len);
   return static_cast<int>(len);
 }
 
@@ -34,6 +34,7 @@ void on_eof(ssh_session, ssh_channel, void* userdata) {
     cs.eof_deferred = true;  // EOF must not overtake the input still buffered
     return;
   }
+  cs.driver->deliver_input(cs);  // nor the input batched in this burst
   events_of(userdata).eof_received(cs.id);
 }
 

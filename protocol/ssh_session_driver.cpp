@@ -52,6 +52,9 @@ void session_driver::send_exit_signal(channel_id ch, const std::string& signal_n
 void session_driver::input_consumed(channel_id ch, std::size_t bytes) {
   enqueue(queued_command{ch, input_credit_item{bytes}});
 }
+void session_driver::set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) {
+  enqueue(queued_command{ch, credit_sink_item{std::move(sink)}});
+}
 void session_driver::send_eof(channel_id ch) { enqueue(queued_command{ch, eof_item{}}); }
 void session_driver::close_channel(channel_id ch) { enqueue(queued_command{ch, close_item{}}); }
 
@@ -110,23 +113,69 @@ void session_driver::take_inbox() {
     if (it == channels.end() || it->second->local_closed || it->second->peer_closed) continue;
     auto& cs = *it->second;
     if (auto* credit = std::get_if<input_credit_item>(&cmd.item)) {
-      cs.input_in_flight = credit->bytes >= cs.input_in_flight ? 0 : cs.input_in_flight - credit->bytes;
+      // Never below what is held here: the held batch counts as in flight until handed on.
+      std::size_t floor = cs.input_batch.size();
+      cs.input_in_flight = credit->bytes + floor >= cs.input_in_flight ? floor : cs.input_in_flight - credit->bytes;
+      offer_input(cs);
       resume_input(cs);
+      continue;
+    }
+    if (auto* sink = std::get_if<credit_sink_item>(&cmd.item)) {
+      cs.output_credit_sink = std::move(sink->sink);
       continue;
     }
     std::visit(
         [&cs](auto&& item) {
           using T = std::decay_t<decltype(item)>;
-          if constexpr (!std::is_same_v<T, input_credit_item>) cs.pending.push_back(std::move(item));
+          if constexpr (!std::is_same_v<T, input_credit_item> && !std::is_same_v<T, credit_sink_item>) {
+            cs.pending.push_back(std::move(item));
+          }
         },
         std::move(cmd.item));
   }
+}
+
+void session_driver::batch_input(channel_state& cs, const char* data, std::size_t len) {
+  cs.input_batch.append(data, len);
+  input_batched_ += len;
+}
+
+void session_driver::deliver_input(channel_state& cs) {
+  if (cs.input_batch.empty()) return;
+  std::string batch;
+  batch.swap(cs.input_batch);
+  events_->data_received(cs.id, std::move(batch));
+}
+
+int session_driver::drain_ready_input(int rc) {
+  // Bounded: other channels' output and the inbox wait for this loop.
+  constexpr int max_rounds = 32;
+  for (int round = 0; rc == SSH_OK && input_batched_ > 0 && input_batched_ < input_batch_limit && round < max_rounds;
+       ++round) {
+    int more = ssh_event_dopoll(event_, 0);
+    if (more == SSH_AGAIN) break;  // nothing more is ready
+    rc = more;
+  }
+  input_batched_ = 0;
+  for (auto& [id, cs] : channels) offer_input(*cs);
+  return rc;
+}
+
+void session_driver::offer_input(channel_state& cs) {
+  // One batch on its way at a time: while input handed on earlier is not consumed yet, the
+  // next batch keeps growing here (up to input_batch_limit) instead of following in small
+  // pieces, each of which costs a round of thread wake-ups. Typing, with nothing on its way,
+  // goes on at once.
+  std::size_t on_its_way = cs.input_in_flight - cs.input_batch.size();
+  if (on_its_way > 0 && cs.input_batch.size() < input_batch_limit) return;
+  deliver_input(cs);
 }
 
 void session_driver::resume_input(channel_state& cs) {
   // Take what libssh kept while we were full; reading it also lets libssh open the client's
   // window again.
   char buffer[32768];
+  if (cs.input_paused && cs.input_in_flight < input_in_flight_limit) deliver_input(cs);  // it came first
   while (cs.input_paused && cs.input_in_flight < input_in_flight_limit) {
     int available = ssh_channel_poll(cs.handle, 0);
     if (available <= 0) {
@@ -186,13 +235,19 @@ void session_driver::flush_channel(channel_state& cs) {
       cs.pending.clear();
     }
   }
-  if (drained > 0) events_->output_drained(cs.id, drained);
+  if (drained == 0) return;
+  if (cs.output_credit_sink) {
+    cs.output_credit_sink(drained);
+  } else {
+    events_->output_drained(cs.id, drained);
+  }
 }
 
 void session_driver::reap_channels() {
   for (auto it = channels.begin(); it != channels.end();) {
     auto& cs = *it->second;
     if (cs.peer_closed) {
+      deliver_input(cs);
       // The client closed: answer with our CLOSE (if not sent yet) and forget the channel.
       if (!cs.local_closed) ssh_channel_close(cs.handle);
       ssh_channel_free(cs.handle);
@@ -212,6 +267,7 @@ void session_driver::finish(const std::string& reason) {
     inbox_.clear();
   }
   for (auto& [id, cs] : channels) {
+    deliver_input(*cs);
     events_->channel_closed(id);
     ssh_channel_free(cs->handle);
   }
@@ -389,7 +445,7 @@ void session_driver::run() {
       }
       timeout_ms = timeout_ms < 0 ? static_cast<int>(due.count()) : std::min(timeout_ms, static_cast<int>(due.count()));
     }
-    int rc = ssh_event_dopoll(event_, timeout_ms);
+    int rc = drain_ready_input(ssh_event_dopoll(event_, timeout_ms));
     if (rc == SSH_ERROR) {
       const char* err = ssh_get_error(session_);
       reason = (err && *err) ? std::string("connection error: ") + err : "client disconnected";

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 
 namespace cssh::ssh {
@@ -82,6 +83,10 @@ class session_commands {
   /// `bytes` of input handed over by data_received reached the program: the driver may take
   /// more from the client (and open its window again) once input in flight is under the limit.
   virtual void input_consumed(channel_id ch, std::size_t bytes) = 0;
+  /// From now on the channel's drained output is credited by calling `sink` (on the session
+  /// thread) instead of through session_events::output_drained: the byte path's credit then
+  /// skips the actors between (each hop is a thread wake-up per batch).
+  virtual void set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) = 0;
   virtual void send_eof(channel_id ch) = 0;
   virtual void close_channel(channel_id ch) = 0;
   virtual void disconnect(const std::string& reason) = 0;

@@ -31,8 +31,10 @@ struct close_item {};
 using output_item = std::variant<data_item, exit_status_item, exit_signal_item, eof_item, close_item>;
 /// Input credit coming back from the program's side.
 struct input_credit_item { std::size_t bytes; };
+/// Where the channel's drained output is credited from now on.
+struct credit_sink_item { std::function<void(std::size_t)> sink; };
 using command_item = std::variant<data_item, exit_status_item, exit_signal_item, eof_item, close_item,
-                                  input_credit_item>;
+                                  input_credit_item, credit_sink_item>;
 
 struct queued_command {
   channel_id ch = 0;
@@ -43,6 +45,8 @@ struct queued_command {
 /// actors' mailboxes and the Engine stream) before we stop taking more. Past it, the data
 /// stays in libssh's channel buffer and the client's window is not opened again.
 inline constexpr std::size_t input_in_flight_limit = 1024 * 1024;
+/// Most input gathered from one burst of packets before it is handed on as one piece.
+inline constexpr std::size_t input_batch_limit = 256 * 1024;
 
 struct channel_state {
   session_driver* driver = nullptr;
@@ -50,6 +54,7 @@ struct channel_state {
   ssh_channel handle = nullptr;
   ssh_channel_callbacks_struct callbacks{};
   std::deque<output_item> pending;
+  std::function<void(std::size_t)> output_credit_sink;  // set: drained output is credited there
   bool peer_closed = false;   // CLOSE received from the client
   bool local_closed = false;  // CLOSE sent by us
   bool eof_sent = false;
@@ -57,6 +62,9 @@ struct channel_state {
   std::size_t input_in_flight = 0;
   bool input_paused = false;     // data left in libssh's buffer until credit returns
   bool eof_deferred = false;     // client EOF seen while input was still buffered
+  // Input taken from libssh in this poll burst, not yet handed on: one event per burst
+  // instead of one per SSH packet (each event costs thread wake-ups further on).
+  std::string input_batch;
 };
 
 class session_driver : public session_commands, public std::enable_shared_from_this<session_driver> {
@@ -71,6 +79,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void send_exit_signal(channel_id ch, const std::string& signal_name, bool core_dumped,
                         const std::string& message) override;
   void input_consumed(channel_id ch, std::size_t bytes) override;
+  void set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) override;
   void send_eof(channel_id ch) override;
   void close_channel(channel_id ch) override;
   void disconnect(const std::string& reason) override;
@@ -97,6 +106,12 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void announce_refusal();
   /// Channel data moved (either way): the idle clock starts again.
   void note_channel_data() { last_data_ = std::chrono::steady_clock::now(); }
+  /// Keeps input for the end of the poll burst (the channel's batch).
+  void batch_input(channel_state& cs, const char* data, std::size_t len);
+  /// Hands the channel's batched input on; called before anything that must come after it.
+  void deliver_input(channel_state& cs);
+  /// Hands the batch on unless earlier input is still on its way (then it keeps growing).
+  void offer_input(channel_state& cs);
 
  private:
   void enqueue(queued_command cmd);
@@ -106,6 +121,9 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void flush_channel(channel_state& cs);
   void resume_input(channel_state& cs);
   void reap_channels();
+  /// Polls again without waiting while input keeps arriving, up to input_batch_limit, so a
+  /// fast sender's packets travel on as one batch; returns the last poll's result.
+  int drain_ready_input(int rc);
   void check_client_alive();
   /// ssh.idleTimeout / ssh.sessionTimeout: sets fatal_reason_ (after telling the client) when
   /// one has run out; returns how long until the next one can (for the poll timeout).
@@ -136,6 +154,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   bool banner_sent_ = false;
   bool refusal_announced_ = false;  // guarded by inbox_mutex_
   int failed_attempts_ = 0;
+  std::size_t input_batched_ = 0;  // over all channels, this poll burst
   std::string fatal_reason_;
 
   // client-alive bookkeeping (ssh_set_counters counts the client's packets for us)

@@ -1,0 +1,263 @@
+#include "actors/stream_relay.hpp"
+
+#include <mutex>
+#include <vector>
+
+#include "actors/stdin_batch.hpp"
+#include "common/log.hpp"
+#include "common/server_metrics.hpp"
+#include "protocol/docker_frame.hpp"
+
+namespace cssh::actors {
+
+namespace {
+/// One read's most bytes; a read returns what the socket has, usually one Engine frame.
+constexpr std::size_t read_chunk = 64 * 1024;
+}  // namespace
+
+/// The output side of the relay, on the reactor: reads while the output in flight allows,
+/// splits frames into stdout/stderr runs and hands them to the session, and tells the owner
+/// once, when the stream has ended.
+class output_pump : public std::enable_shared_from_this<output_pump> {
+ public:
+  output_pump(std::shared_ptr<http::upgraded_stream> stream, caf::actor owner, relay_target target, bool tty,
+              std::string label)
+      : stream_(std::move(stream)),
+        owner_(caf::actor_cast<caf::weak_actor_ptr>(owner)),
+        target_(std::move(target)),
+        label_(std::move(label)) {
+    if (!tty) {
+      demux_ = std::make_unique<docker_frame::demuxer>([this](docker_frame::stream_kind kind, std::string_view p) {
+        collect(kind == docker_frame::stream_kind::stderr_stream ? ssh::output_stream::stderr_stream
+                                                                 : ssh::output_stream::stdout_stream,
+                p);
+      });
+    }
+  }
+
+  void start() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      if (!may_read()) return;
+      reading_ = true;
+    }
+    read();
+  }
+
+  /// Nothing more goes to the session (the owner finished).
+  void stop() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    stopped_ = true;
+  }
+
+  struct end_state {
+    bool ended = false;
+    std::string error;
+  };
+  end_state ending() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return {ended_, error_};
+  }
+
+  /// `bytes` of our output left the client's window (any thread).
+  void credit(std::size_t bytes) {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      outstanding_ = bytes >= outstanding_ ? 0 : outstanding_ - bytes;
+      if (!may_read()) return;
+      reading_ = true;
+    }
+    read();
+  }
+
+ private:
+  bool may_read() const { return !reading_ && !ended_ && !stopped_ && outstanding_ < output_credit_limit; }
+
+  void read() {
+    stream_->async_read(read_chunk, [self = shared_from_this()](result<std::string> r) { self->on_read(std::move(r)); });
+  }
+
+  void collect(ssh::output_stream stream, std::string_view bytes) {
+    if (bytes.empty()) return;
+    if (!runs_.empty() && runs_.back().stream == stream) {
+      runs_.back().bytes.append(bytes);
+    } else {
+      runs_.push_back(run{stream, std::string(bytes)});
+    }
+  }
+
+  /// Hands the runs to the session; returns the payload bytes handed over.
+  std::size_t hand_over() {
+    std::size_t total = 0;
+    for (auto& r : runs_) {
+      total += r.bytes.size();
+      target_.session->write(target_.ch, r.stream, std::move(r.bytes));
+    }
+    runs_.clear();
+    metrics::server().session_bytes_out.inc(total);
+    return total;
+  }
+
+  void end(std::string error) {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      reading_ = false;
+      ended_ = true;
+      error_ = std::move(error);
+    }
+    if (auto owner = owner_.lock()) caf::anon_send(caf::actor_cast<caf::actor>(owner), relay_ready{});
+  }
+
+  void on_read(result<std::string> r) {
+    if (!r) return end(r.error().message);
+    if (r.value().empty()) return end("");
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      if (stopped_) return;
+    }
+    std::string& bytes = r.value();
+    std::size_t handed = 0;
+    if (demux_) {
+      auto fed = demux_->feed(bytes);
+      handed = hand_over();
+      if (!fed) {
+        log::error(fed.error().code, fed.error().message + " (" + label_ + ")");
+        return end("");
+      }
+    } else {
+      handed = bytes.size();
+      metrics::server().session_bytes_out.inc(handed);
+      target_.session->write(target_.ch, ssh::output_stream::stdout_stream, std::move(bytes));
+    }
+    bool again = false;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      reading_ = false;
+      // Only payload counts: the session credits what the client's window took, and frame
+      // headers never get there.
+      outstanding_ += handed;
+      again = may_read();
+      reading_ = again;
+    }
+    if (again) read();
+  }
+
+  std::shared_ptr<http::upgraded_stream> stream_;
+  caf::weak_actor_ptr owner_;  // the pump must not keep a finished actor alive
+  relay_target target_;
+  std::string label_;
+  std::unique_ptr<docker_frame::demuxer> demux_;  // reactor only (one read at a time)
+  struct run { ssh::output_stream stream; std::string bytes; };
+  std::vector<run> runs_;  // one read's output, split into runs of the same stream (order kept)
+
+  std::mutex mutex_;
+  std::size_t outstanding_ = 0;  // handed to the session and not yet credited
+  bool reading_ = false;
+  bool ended_ = false;
+  bool stopped_ = false;
+  std::string error_;
+};
+
+stream_relay::stream_relay(caf::actor owner, relay_target target, bool tty)
+    : owner_(std::move(owner)), target_(std::move(target)), tty_(tty) {}
+
+stream_relay::~stream_relay() { close(); }
+
+void stream_relay::attach(std::shared_ptr<http::upgraded_stream> stream, std::string label) {
+  stream_ = std::move(stream);
+  pump_ = std::make_shared<output_pump>(stream_, owner_, target_, tty_, std::move(label));
+  std::weak_ptr<output_pump> weak = pump_;
+  target_.session->set_output_credit_sink(target_.ch, [weak](std::size_t bytes) {
+    if (auto pump = weak.lock()) pump->credit(bytes);
+  });
+  pump_->start();
+  write_more();
+}
+
+void stream_relay::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (pump_) pump_->stop();
+  if (stream_) stream_->close();  // a read in flight completes with an error and frees the pump
+}
+
+// --- input ---------------------------------------------------------------------------------
+
+void stream_relay::add_stdin(std::string bytes) {
+  // The queue is bounded by the session's input credit (ssh::input_in_flight_limit).
+  if (stdin_eof_ || stdin_closed_) {
+    consumed(bytes.size());  // nowhere to go
+    return;
+  }
+  stdin_queued_ += bytes.size();
+  stdin_queue_.push_back(std::move(bytes));
+  write_more();
+}
+
+void stream_relay::stdin_eof() {
+  stdin_eof_ = true;
+  write_more();
+}
+
+void stream_relay::allow_half_close() {
+  half_close_allowed_ = true;
+  write_more();
+}
+
+void stream_relay::write_more() {
+  if (writing_ || !stream_ || closed_ || stdin_closed_) return;
+  if (stdin_queue_.empty()) {
+    if (stdin_eof_ && half_close_allowed_) {
+      // Half-close: the program sees EOF on stdin; its output keeps flowing. Not with a TTY: a
+      // terminal has no half-close, and the Engine ends the whole stream on it, output
+      // included. OpenSSH likewise leaves a pty open on client EOF.
+      if (!tty_) stream_->shutdown_send();
+      stdin_closed_ = true;
+    }
+    return;
+  }
+  writing_ = true;
+  std::string chunk = take_stdin_batch(stdin_queue_, stdin_queued_);
+  writing_bytes_ = chunk.size();
+  caf::actor owner = owner_;
+  stream_->async_write(std::move(chunk), [owner](result<void> r) {
+    caf::anon_send(owner, relay_written{r.ok(), r.ok() ? "" : r.error().message});
+  });
+}
+
+void stream_relay::on_written(const relay_written& msg) {
+  writing_ = false;
+  // Written or not, these bytes no longer count against the client's window.
+  std::size_t credit = writing_bytes_;
+  writing_bytes_ = 0;
+  if (!msg.ok) {
+    // The program closed its stdin (or exited): further input has nowhere to go.
+    credit += stdin_queued_;
+    stdin_queue_.clear();
+    stdin_queued_ = 0;
+    stdin_closed_ = true;
+  }
+  if (credit > 0 && !closed_) consumed(credit);
+  if (msg.ok) write_more();
+}
+
+void stream_relay::consumed(std::size_t bytes) { target_.session->input_consumed(target_.ch, bytes); }
+
+// --- output --------------------------------------------------------------------------------
+
+stream_relay::output_event stream_relay::on_ready() {
+  output_event event;
+  if (closed_ || output_ended_ || !pump_) return event;
+  auto state = pump_->ending();
+  if (!state.ended) return event;
+  output_ended_ = true;
+  event.ended_now = true;
+  event.read_error = state.error;
+  return event;
+}
+
+void stream_relay::credit(std::size_t bytes) {
+  if (pump_) pump_->credit(bytes);
+}
+
+}  // namespace cssh::actors

@@ -1,0 +1,110 @@
+#pragma once
+// stream_relay: the byte-moving half of a program's session, shared by docker_io_actor
+// (session mode: the container's attach stream) and exec_io_actor (connection mode: an exec's
+// hijacked stream). The owning actor decides when the program starts and how its exit is
+// read; the relay moves bytes both ways with credits, and the bytes bypass the actors:
+//   output  read on the reactor, split into stdout/stderr and handed straight to the SSH
+//           session while fewer than output_credit_limit bytes are on their way to the
+//           client; the session credits drained bytes straight back (set_output_credit_sink).
+//           Through the actors every Engine frame cost five thread wake-ups (reactor, io
+//           actor, channel actor, session thread, and back); perf showed the daemon spending
+//           7 s of CPU per GB relayed, most of it in context switches. The owner only hears
+//           when the output ends (relay_ready), after the last byte went to the session, so
+//           the exit status it sends next still comes after all output.
+//   input   the client's pieces are queued and written to the Engine in batches
+//           (stdin_batch.hpp); each finished write is credited straight to the session.
+//
+// sends to its owner    relay_ready (the output ended: call on_ready), relay_written
+// calls on the session  write, input_consumed, set_output_credit_sink (thread-safe commands)
+
+#include <caf/all.hpp>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "protocol/http_client.hpp"
+#include "protocol/ssh_session_events.hpp"
+
+namespace cssh::actors {
+
+/// Most output bytes on their way to the client (read and not yet drained by its window).
+inline constexpr std::size_t output_credit_limit = 1024 * 1024;
+
+/// To the owner, from the reactor: the output ended (see on_ready()).
+struct relay_ready {};
+/// To the owner, from the reactor: the stdin write in flight finished (or failed).
+struct relay_written { bool ok; std::string error; };
+
+class output_pump;
+
+/// The SSH channel the bytes go to and come from.
+struct relay_target {
+  std::shared_ptr<ssh::session_commands> session;
+  ssh::channel_id ch = 0;
+};
+
+class stream_relay {
+ public:
+  /// `owner` receives relay_ready and relay_written; `tty`: the stream carries raw terminal
+  /// output (no stdout/stderr frames).
+  stream_relay(caf::actor owner, relay_target target, bool tty);
+  ~stream_relay();
+  stream_relay(const stream_relay&) = delete;
+  stream_relay& operator=(const stream_relay&) = delete;
+
+  /// Starts relaying over `stream`; `label` names it in error logs ("container 3f2a…").
+  void attach(std::shared_ptr<http::upgraded_stream> stream, std::string label);
+  bool attached() const { return stream_ != nullptr; }
+
+  // --- input from the client ----------------------------------------------------------
+  void add_stdin(std::string bytes);
+  void stdin_eof();
+  /// The client's EOF becomes a half-close only once this is called. Session mode waits for
+  /// the Engine's start: an EOF that reached the Engine before it sometimes ended the whole
+  /// attach stream, output included; after the start it never did.
+  void allow_half_close();
+  void on_written(const relay_written& msg);
+
+  // --- output towards the client ------------------------------------------------------
+  struct output_event {
+    bool ended_now = false;  // the stream ended with this call (EOF, read error or bad frame)
+    std::string read_error;  // set when it ended with a read error
+  };
+  /// On relay_ready: whether the output ended (all of it is with the session by then).
+  output_event on_ready();
+  /// The client's window took `bytes` of our output (credits that still come through the
+  /// actors, before the session has the direct sink).
+  void credit(std::size_t bytes);
+  bool output_ended() const { return output_ended_; }
+  /// Gives up on the output (the program exited and the stream stayed open too long).
+  void mark_output_ended() { output_ended_ = true; }
+
+  /// Closes the stream; nothing more is sent to the owner or the channel.
+  void close();
+
+ private:
+  void write_more();
+  void consumed(std::size_t bytes);
+
+  caf::actor owner_;
+  relay_target target_;
+  bool tty_;
+  std::shared_ptr<http::upgraded_stream> stream_;
+  std::shared_ptr<output_pump> pump_;
+  bool output_ended_ = false;
+  bool closed_ = false;
+
+  std::deque<std::string> stdin_queue_;
+  std::size_t stdin_queued_ = 0;
+  std::size_t writing_bytes_ = 0;  // size of the write in flight, credited back when done
+  bool writing_ = false;
+  bool stdin_eof_ = false;
+  bool stdin_closed_ = false;
+  bool half_close_allowed_ = false;
+};
+
+}  // namespace cssh::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::relay_ready)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::relay_written)

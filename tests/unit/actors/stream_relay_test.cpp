@@ -1,0 +1,257 @@
+// stream_relay: the byte path between an Engine stream and an SSH channel, driven through a
+// scripted stream and a recording session (the e2e suites drive it with real dockerd and
+// clients; these pin the accounting that is easy to get subtly wrong).
+
+#include <doctest/doctest.h>
+
+#include <caf/all.hpp>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "actors/stream_relay.hpp"
+#include "protocol/docker_frame.hpp"
+
+using namespace cssh;
+using namespace cssh::actors;
+
+namespace {
+
+/// An Engine stream whose reads the test answers by hand (one read outstanding, as the real one).
+class scripted_stream final : public http::upgraded_stream {
+ public:
+  void async_read(std::size_t, std::function<void(result<std::string>)> done) override {
+    std::lock_guard<std::mutex> guard(mutex_);
+    REQUIRE_FALSE(pending_read_);  // never two reads at once
+    pending_read_ = std::move(done);
+  }
+  void async_write(std::string bytes, std::function<void(result<void>)> done) override {
+    std::lock_guard<std::mutex> guard(mutex_);
+    written.push_back(std::move(bytes));
+    pending_writes.push_back(std::move(done));
+  }
+  void shutdown_send() override { half_closed = true; }
+  void close() override { closed = true; }
+
+  bool read_waiting() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return static_cast<bool>(pending_read_);
+  }
+  /// Completes the outstanding read with `bytes` ("" = EOF).
+  void answer(std::string bytes) {
+    std::function<void(result<std::string>)> done;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      REQUIRE(pending_read_);
+      done = std::move(pending_read_);
+      pending_read_ = nullptr;
+    }
+    done(std::move(bytes));
+  }
+  void fail_read(const std::string& why) {
+    std::function<void(result<std::string>)> done;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      REQUIRE(pending_read_);
+      done = std::move(pending_read_);
+      pending_read_ = nullptr;
+    }
+    done(fail("TEST_READ", why));
+  }
+  void finish_write(bool ok) {
+    auto done = std::move(pending_writes.front());
+    pending_writes.pop_front();
+    if (ok) {
+      done({});
+    } else {
+      done(fail("TEST_WRITE", "the program closed its stdin"));
+    }
+  }
+
+  std::deque<std::string> written;
+  std::deque<std::function<void(result<void>)>> pending_writes;
+  bool half_closed = false;
+  bool closed = false;
+
+ private:
+  std::mutex mutex_;
+  std::function<void(result<std::string>)> pending_read_;
+};
+
+/// What the relay told the SSH session.
+class recording_session final : public ssh::session_commands {
+ public:
+  void write(ssh::channel_id, ssh::output_stream stream, std::string bytes) override {
+    writes.emplace_back(stream, std::move(bytes));
+  }
+  void send_exit_status(ssh::channel_id, int) override {}
+  void send_exit_signal(ssh::channel_id, const std::string&, bool, const std::string&) override {}
+  void input_consumed(ssh::channel_id, std::size_t bytes) override { consumed += bytes; }
+  void set_output_credit_sink(ssh::channel_id, std::function<void(std::size_t)> s) override { sink = std::move(s); }
+  void send_eof(ssh::channel_id) override {}
+  void close_channel(ssh::channel_id) override {}
+  void disconnect(const std::string&) override {}
+
+  std::vector<std::pair<ssh::output_stream, std::string>> writes;
+  std::size_t consumed = 0;
+  std::function<void(std::size_t)> sink;
+};
+
+std::string frame(docker_frame::stream_kind kind, const std::string& payload) {
+  return docker_frame::encode(kind, payload);
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system system{cfg};
+  caf::scoped_actor owner{system};
+  std::shared_ptr<recording_session> session = std::make_shared<recording_session>();
+  std::shared_ptr<scripted_stream> stream = std::make_shared<scripted_stream>();
+
+  std::unique_ptr<stream_relay> make(bool tty) {
+    auto relay = std::make_unique<stream_relay>(caf::actor_cast<caf::actor>(owner), relay_target{session, 7}, tty);
+    relay->attach(stream, "container test");
+    return relay;
+  }
+  bool got_ready() {
+    bool got = false;
+    owner->receive([&](relay_ready) { got = true; }, caf::after(std::chrono::seconds(5)) >> [] {});
+    return got;
+  }
+  std::optional<relay_written> got_written() {
+    std::optional<relay_written> got;
+    owner->receive([&](relay_written& w) { got = w; }, caf::after(std::chrono::seconds(5)) >> [] {});
+    return got;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stream_relay: frames become stdout/stderr runs in order, same-stream frames joined") {
+  fixture f;
+  auto relay = f.make(false);
+  REQUIRE(f.session->sink);  // credits come straight from the session
+  REQUIRE(f.stream->read_waiting());
+  using docker_frame::stream_kind;
+  f.stream->answer(frame(stream_kind::stdout_stream, "a1") + frame(stream_kind::stdout_stream, "a2") +
+                   frame(stream_kind::stderr_stream, "e1") + frame(stream_kind::stdout_stream, "b1"));
+  REQUIRE(f.session->writes.size() == 3);
+  CHECK(f.session->writes[0] == std::make_pair(ssh::output_stream::stdout_stream, std::string("a1a2")));
+  CHECK(f.session->writes[1] == std::make_pair(ssh::output_stream::stderr_stream, std::string("e1")));
+  CHECK(f.session->writes[2] == std::make_pair(ssh::output_stream::stdout_stream, std::string("b1")));
+  // A frame split across reads comes out whole once its rest arrives.
+  std::string split = frame(stream_kind::stdout_stream, "hello");
+  REQUIRE(f.stream->read_waiting());
+  f.stream->answer(split.substr(0, 10));
+  CHECK(f.session->writes.size() == 4);
+  CHECK(f.session->writes[3].second == "he");
+  f.stream->answer(split.substr(10));
+  CHECK(f.session->writes.back().second == "llo");
+  // The end reaches the owner after the output, once.
+  f.stream->answer("");
+  REQUIRE(f.got_ready());
+  auto event = relay->on_ready();
+  CHECK(event.ended_now);
+  CHECK(event.read_error.empty());
+  CHECK(relay->output_ended());
+  CHECK_FALSE(relay->on_ready().ended_now);
+}
+
+TEST_CASE("stream_relay: reading stops at the output credit limit and resumes on the session's credit") {
+  fixture f;
+  auto relay = f.make(false);
+  using docker_frame::stream_kind;
+  const std::string payload(256 * 1024, 'x');
+  std::size_t handed = 0;
+  while (f.stream->read_waiting()) {
+    f.stream->answer(frame(stream_kind::stdout_stream, payload));
+    handed += payload.size();
+    REQUIRE(handed <= 2 * output_credit_limit);
+  }
+  // Payload only counts (frame headers never reach the client's window): exactly the limit.
+  CHECK(handed == output_credit_limit);
+  CHECK_FALSE(f.stream->read_waiting());  // nothing is read until the client drains some
+  f.session->sink(1);
+  CHECK(f.stream->read_waiting());  // under the limit: one more read
+  f.stream->answer(frame(stream_kind::stdout_stream, payload));
+  CHECK_FALSE(f.stream->read_waiting());  // over it again
+  // Credits that still come through the actors count the same; too little keeps it paused.
+  relay->credit(payload.size() - 2);
+  CHECK_FALSE(f.stream->read_waiting());
+  relay->credit(2);
+  CHECK(f.stream->read_waiting());
+}
+
+TEST_CASE("stream_relay: a TTY stream is passed through unframed; a read error ends it with the error") {
+  fixture f;
+  auto relay = f.make(true);
+  f.stream->answer(std::string("\x01\x00raw", 5));
+  REQUIRE(f.session->writes.size() == 1);
+  CHECK(f.session->writes[0].second == std::string("\x01\x00raw", 5));
+  f.stream->fail_read("connection reset");
+  REQUIRE(f.got_ready());
+  auto event = relay->on_ready();
+  CHECK(event.ended_now);
+  CHECK(event.read_error == "connection reset");
+  relay->close();
+  CHECK(f.stream->closed);
+}
+
+TEST_CASE("stream_relay: a bad frame ends the output") {
+  fixture f;
+  auto relay = f.make(false);
+  std::string bad(8, '\0');
+  bad[0] = 9;  // no such stream
+  bad[7] = 1;
+  f.stream->answer(bad + "z");
+  REQUIRE(f.got_ready());
+  CHECK(relay->on_ready().ended_now);
+  CHECK(f.session->writes.empty());
+  CHECK_FALSE(f.stream->read_waiting());
+}
+
+TEST_CASE("stream_relay: stdin goes out in batches, each finished write is credited to the session") {
+  fixture f;
+  auto relay = f.make(false);
+  relay->add_stdin("one");
+  REQUIRE(f.stream->written.size() == 1);  // the first piece leaves at once
+  relay->add_stdin("two");
+  relay->add_stdin("three");
+  CHECK(f.stream->written.size() == 1);  // one write at a time: the rest waits and is joined
+  f.stream->finish_write(true);
+  auto w = f.got_written();
+  REQUIRE(w);
+  relay->on_written(*w);
+  CHECK(f.session->consumed == 3);
+  REQUIRE(f.stream->written.size() == 2);
+  CHECK(f.stream->written[1] == "twothree");
+  // EOF waits for the queue and for allow_half_close.
+  relay->stdin_eof();
+  f.stream->finish_write(true);
+  w = f.got_written();
+  REQUIRE(w);
+  relay->on_written(*w);
+  CHECK(f.session->consumed == 11);
+  CHECK_FALSE(f.stream->half_closed);
+  relay->allow_half_close();
+  CHECK(f.stream->half_closed);
+  // Input after EOF has nowhere to go and is credited at once.
+  relay->add_stdin("late");
+  CHECK(f.session->consumed == 15);
+}
+
+TEST_CASE("stream_relay: a failed stdin write credits everything queued and closes stdin") {
+  fixture f;
+  auto relay = f.make(false);
+  relay->add_stdin("first");
+  relay->add_stdin("queued");
+  f.stream->finish_write(false);
+  auto w = f.got_written();
+  REQUIRE(w);
+  CHECK_FALSE(w->ok);
+  relay->on_written(*w);
+  CHECK(f.session->consumed == 11);
+  relay->add_stdin("after");
+  CHECK(f.session->consumed == 16);
+  CHECK(f.stream->written.size() == 1);
+}

@@ -7,7 +7,7 @@
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
 #include "docker/container_files.hpp"
-#include "docker/registry_auth.hpp"
+#include "docker/image_policy.hpp"
 #include "protocol/docker_frame.hpp"
 #include "protocol/ssh_signals.hpp"
 
@@ -196,42 +196,15 @@ void prepare_helper(self_ptr self) {
   });
 }
 
-/// imagePullPolicy: IfNotPresent pulls only when the image is absent locally (whatever its tag,
-/// :latest included); Always pulls first; Never only checks, so a missing image is a clear
-/// error instead of the Engine's "No such image" from create. Pulls carry execution.auth.
+/// imagePullPolicy (docker/image_policy.hpp), then io_image_ready.
 void ensure_image(self_ptr self) {
   auto& st = self->state;
-  const auto& exec = st.config->docker.execution;
-  const std::string image = exec.container.image;
-  const std::string connection_id = st.request.connection_id;
   auto me = handle_of(self);
-  auto engine = st.context->engine;
-  auto pull = [engine, image, me, connection_id, auth = docker::encode_registry_auth(exec.auth)]() {
-    log::info("DOCKER_IMAGE_PULL", "pulling image " + image + (auth.empty() ? "" : " with registry credentials"),
-              {{"image", image}, {"connectionId", connection_id}});
-    engine->pull_image(image, auth, metrics::count_docker_call<void>("image_pull", [me](result<void> r) {
-      // The message already starts with "pull image <name>: ".
-      caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : r.error().message});
-    }));
-  };
-  auto policy = exec.pull_policy;
-  if (policy == config::image_pull_policy::always) {
-    pull();
-    return;
-  }
-  engine->image_exists(image, metrics::count_docker_call<bool>("image_inspect", [me, pull, image, policy](result<bool> r) {
-    if (!r.ok()) {
-      caf::anon_send(me, io_image_ready{false, r.error().message});  // "inspect image <name>: ..."
-    } else if (r.value()) {
-      caf::anon_send(me, io_image_ready{true, ""});
-    } else if (policy == config::image_pull_policy::never) {
-      caf::anon_send(me, io_image_ready{false, "image " + image +
-                                                   " is not present on the Docker Engine, and "
-                                                   "docker.execution.imagePullPolicy is Never (nothing is pulled)"});
-    } else {
-      pull();
-    }
-  }));
+  docker::ensure_image(st.context->engine, st.config->docker.execution, st.request.connection_id,
+                       [me](result<void> r) {
+                         // The message names the image and the step ("inspect image <name>: ...").
+                         caf::anon_send(me, io_image_ready{r.ok(), r.ok() ? "" : r.error().message});
+                       });
 }
 
 /// Attaches before start, so no early output is lost; io_attached continues.

@@ -7,6 +7,7 @@
 
 #include "actors/actor_metrics.hpp"
 #include "common/log.hpp"
+#include "common/server_metrics.hpp"
 #include "protocol/docker_frame.hpp"
 #include "protocol/ssh_signals.hpp"
 
@@ -113,16 +114,16 @@ void send_signal_exec(self_ptr self, int number) {
   auto engine = st.context->engine;
   auto body = docker::build_signal_exec_body(st.marker, number);
   std::string connection_id = st.request.connection_id;
-  engine->create_exec(st.container_id, body, [engine, number, connection_id](result<std::string> created) {
+  engine->create_exec(st.container_id, body, metrics::count_docker_call<std::string>("exec_create", [engine, number, connection_id](result<std::string> created) {
     auto report = [number, connection_id](const failure& f) {
       log::warning("DOCKER_SIGNAL_FAILED", "signal " + std::to_string(number) + " could not be delivered: " + f.message,
                    {{"connectionId", connection_id}});
     };
     if (!created) return report(created.error());
-    engine->start_exec_detached(created.value(), [report](result<void> started) {
+    engine->start_exec_detached(created.value(), metrics::count_docker_call<void>("exec_start", [report](result<void> started) {
       if (!started) report(started.error());
-    });
-  });
+    }));
+  }));
 }
 
 void deliver_signal(self_ptr self, const std::string& name) {
@@ -151,19 +152,21 @@ void report_exit(self_ptr self, std::int64_t exit_code) {
 void inspect(self_ptr self) {
   auto& st = self->state;
   auto me = handle_of(self);
-  st.context->engine->inspect_exec(st.exec_id, [me](result<docker::engine::exec_state> r) {
-    if (!r) return caf::anon_send(me, ex_inspected{false, false, -1, r.error().message});
-    caf::anon_send(me, ex_inspected{true, r->running, r->exit_code.value_or(-1), ""});
-  });
+  st.context->engine->inspect_exec(
+      st.exec_id, metrics::count_docker_call<docker::engine::exec_state>("exec_inspect", [me](result<docker::engine::exec_state> r) {
+        if (!r) return caf::anon_send(me, ex_inspected{false, false, -1, r.error().message});
+        caf::anon_send(me, ex_inspected{true, r->running, r->exit_code.value_or(-1), ""});
+      }));
 }
 
 void apply_size(self_ptr self, unsigned attempt) {
   auto& st = self->state;
   if (!st.started || !st.size || !st.request.tty || st.finished) return;
   auto me = handle_of(self);
-  st.context->engine->resize_exec(st.exec_id, st.size->first, st.size->second, [me, attempt](result<void> r) {
-    if (!r && attempt + 1 < resize_attempts) caf::delayed_anon_send(me, resize_pause, ex_resize_again{attempt + 1});
-  });
+  st.context->engine->resize_exec(
+      st.exec_id, st.size->first, st.size->second, metrics::count_docker_call<void>("exec_resize", [me, attempt](result<void> r) {
+        if (!r && attempt + 1 < resize_attempts) caf::delayed_anon_send(me, resize_pause, ex_resize_again{attempt + 1});
+      }));
 }
 
 exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::shared_ptr<const config::app_config> config,
@@ -195,10 +198,10 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         self->delayed_send(self, s.config->docker.execution.timeouts.command_start, ex_start_deadline{});
         auto me2 = handle_of(self);
         s.context->engine->create_exec(s.container_id, docker::build_exec_body(s.request, s.marker),
-                                       [me2](result<std::string> r) {
+                                       metrics::count_docker_call<std::string>("exec_create", [me2](result<std::string> r) {
                                          caf::anon_send(me2, ex_created{r.ok(), r.ok() ? r.value() : "",
                                                                         r.ok() ? "" : r.error().message});
-                                       });
+                                       }));
       },
       [=](ex_created& msg) {
         auto& s = self->state;
@@ -208,11 +211,12 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         if (s.stopping) return finish(self);  // never started: nothing runs
         s.starting = true;
         auto me2 = handle_of(self);
+        using stream_ptr = std::shared_ptr<http::upgraded_stream>;
         s.context->engine->start_exec_attached(s.exec_id, s.request.tty,
-                                               [me2](result<std::shared_ptr<http::upgraded_stream>> r) {
+                                               metrics::count_docker_call<stream_ptr>("exec_start", [me2](result<stream_ptr> r) {
                                                  if (r) return caf::anon_send(me2, ex_started{r.value(), ""});
                                                  caf::anon_send(me2, ex_started{nullptr, r.error().message});
-                                               });
+                                               }));
       },
       [=](ex_started& msg) {
         auto& s = self->state;

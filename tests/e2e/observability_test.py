@@ -569,6 +569,14 @@ def test_connection_mode_metrics(env):
             grown = delta(after, "cssh_docker_requests_total", endpoint=endpoint)
             check(grown == 1, f"metrics (connection mode): cssh_docker_requests_total{{endpoint={endpoint}}} grew by 1",
                   f"grew by {grown}")
+        # The session's program ran as an exec: created and started once, its exit read by inspect.
+        for endpoint in ("exec_create", "exec_start"):
+            grown = delta(after, "cssh_docker_requests_total", endpoint=endpoint)
+            check(grown == 1, f"metrics (connection mode): cssh_docker_requests_total{{endpoint={endpoint}}} grew by 1",
+                  f"grew by {grown}")
+        grown = delta(after, "cssh_docker_requests_total", endpoint="exec_inspect")
+        check(grown >= 1, "metrics (connection mode): the exec's exit code was read (exec_inspect counted)",
+              f"grew by {grown}")
         grown = delta(after, "cssh_container_create_seconds_count")
         check(grown == 1, "metrics (connection mode): cssh_container_create_seconds_count grew by 1", f"grew by {grown}")
         errors = delta(after, "cssh_docker_errors_total", endpoint="container_create")

@@ -136,6 +136,9 @@ void session_driver::take_inbox() {
 }
 
 void session_driver::batch_input(channel_state& cs, const char* data, std::size_t len) {
+  // A bulk sender's batch grows to input_batch_limit: sized once instead of reallocated (and
+  // copied) on the way; a keystroke's stays small.
+  if (cs.input_batch.empty() && len >= 8192) cs.input_batch.reserve(input_batch_limit + 32768);
   cs.input_batch.append(data, len);
   input_batched_ += len;
 }

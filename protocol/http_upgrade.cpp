@@ -118,16 +118,15 @@ class raw_stream final : public cancellable, public std::enable_shared_from_this
     }
     if (closed_) return done(fail("HTTP_STREAM_CLOSED", what_ + ": stream is closed"));
     reading_ = true;
-    read_buf_.resize(max_bytes);
-    stream_.async_read_some(asio::buffer(read_buf_),
+    // The buffer stays between reads: a fresh one per read was allocated and zero-filled at its
+    // full size, while a read usually returns one Engine frame; now only the bytes read are copied.
+    if (read_buf_.size() < max_bytes) read_buf_.resize(max_bytes);
+    stream_.async_read_some(asio::buffer(read_buf_.data(), max_bytes),
                             [self = shared_from_this(), done = std::move(done)](const error_code& ec, std::size_t n) {
                               self->reading_ = false;
                               if (ec == asio::error::eof) return done(std::string());
                               if (ec) return done(self->stream_failure("read", ec));
-                              std::string out = std::move(self->read_buf_);
-                              out.resize(n);
-                              self->read_buf_ = std::string();
-                              done(std::move(out));
+                              done(std::string(self->read_buf_.data(), n));
                             });
   }
 

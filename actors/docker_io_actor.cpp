@@ -99,6 +99,7 @@ void fail_program(self_ptr self, const std::string& what, const std::string& err
                  : 125;
   log::warning("DOCKER_PROGRAM_FAILED", what + ": " + error,
                {{"connectionId", st.request.connection_id}, {"containerId", st.container_id}});
+  st.relay->close();  // no output may follow the failure
   self->send(st.channel, program_failed{code, what + ": " + error});
   finish(self);
 }
@@ -116,6 +117,7 @@ void maybe_report_exit(self_ptr self) {
                         st.delivered_signals.end()) {
     signal = ssh::signal_name(code - 128).value_or("");
   }
+  st.relay->close();  // no output may follow the exit status
   self->send(st.channel, program_exited{code, signal});
   finish(self);
 }
@@ -311,11 +313,12 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           fail_program(self, "attaching to the container failed", msg.error);
           return;
         }
-        s.relay->attach(std::move(msg.stream), "container " + s.container_id);
         if (s.stopping) {
+          msg.stream->close();
           finish(self);
           return;
         }
+        s.relay->attach(std::move(msg.stream), "container " + s.container_id);
         auto me = handle_of(self);
         s.context->engine->start_container(s.container_id,
                                            metrics::count_docker_call<void>("container_start", [me](result<void> r) {

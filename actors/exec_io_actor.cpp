@@ -104,6 +104,7 @@ void fail_program(self_ptr self, const std::string& what, const std::string& err
   auto& st = self->state;
   log::warning("DOCKER_PROGRAM_FAILED", what + ": " + error,
                {{"connectionId", st.request.connection_id}, {"containerId", st.container_id}, {"execId", st.exec_id}});
+  st.relay->close();  // no output may follow the failure
   self->send(st.channel, program_failed{code, what + ": " + error});
   finish(self);
 }
@@ -145,6 +146,7 @@ void report_exit(self_ptr self, std::int64_t exit_code) {
                         st.delivered_signals.end()) {
     signal = ssh::signal_name(code - 128).value_or("");
   }
+  st.relay->close();  // no output may follow the exit status
   self->send(st.channel, program_exited{code, signal});
   finish(self);
 }
@@ -223,14 +225,16 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         s.starting = false;
         if (s.finished) return;
         if (!msg.stream) return fail_program(self, "starting the session's exec failed", msg.error);
-        s.relay->attach(std::move(msg.stream), "exec " + s.exec_id);
-        s.relay->allow_half_close();  // the exec runs already: nothing to wait for
         s.started = true;
         if (s.stopping) {
-          // The client left while the start was on its way: the program must not run on alone.
+          // The client left (or commandStart ran out and the user was told) while the start was
+          // on its way: the program must not run on alone, and none of its output may follow.
+          msg.stream->close();
           send_signal_exec(self, 9);
           return finish(self);
         }
+        s.relay->attach(std::move(msg.stream), "exec " + s.exec_id);
+        s.relay->allow_half_close();  // the exec runs already: nothing to wait for
         log::debug("DOCKER_EXEC_STARTED", "session exec started",
                    {{"connectionId", s.request.connection_id}, {"containerId", s.container_id}, {"execId", s.exec_id}});
         // The helper gave the terminal its first size; only a later change needs the Engine.

@@ -86,18 +86,6 @@ class output_pump : public std::enable_shared_from_this<output_pump> {
     }
   }
 
-  /// Hands the runs to the session; returns the payload bytes handed over.
-  std::size_t hand_over() {
-    std::size_t total = 0;
-    for (auto& r : runs_) {
-      total += r.bytes.size();
-      target_.session->write(target_.ch, r.stream, std::move(r.bytes));
-    }
-    runs_.clear();
-    metrics::server().session_bytes_out.inc(total);
-    return total;
-  }
-
   void end(std::string error) {
     {
       std::lock_guard<std::mutex> guard(mutex_);
@@ -111,33 +99,41 @@ class output_pump : public std::enable_shared_from_this<output_pump> {
   void on_read(result<std::string> r) {
     if (!r) return end(r.error().message);
     if (r.value().empty()) return end("");
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      if (stopped_) return;
-    }
     std::string& bytes = r.value();
-    std::size_t handed = 0;
+    result<void> fed;
     if (demux_) {
-      auto fed = demux_->feed(bytes);
-      handed = hand_over();
-      if (!fed) {
-        log::error(fed.error().code, fed.error().message + " (" + label_ + ")");
-        return end("");
-      }
+      fed = demux_->feed(bytes);  // into runs_ (a bad frame: the runs before it still go out)
     } else {
-      handed = bytes.size();
-      metrics::server().session_bytes_out.inc(handed);
-      target_.session->write(target_.ch, ssh::output_stream::stdout_stream, std::move(bytes));
+      runs_.push_back(run{ssh::output_stream::stdout_stream, std::move(bytes)});
     }
+    std::size_t handed = 0;
+    for (const auto& piece : runs_) handed += piece.bytes.size();
     bool again = false;
     {
+      // Under the lock, two orders hold: the bytes count as outstanding before the session can
+      // drain and credit them (a credit that came first was clamped away and lost for good), and
+      // stop() cannot return while bytes are being handed over, so nothing reaches the session
+      // after the owner closed the relay and reported the exit.
       std::lock_guard<std::mutex> guard(mutex_);
-      reading_ = false;
+      if (stopped_) {
+        runs_.clear();
+        return;
+      }
       // Only payload counts: the session credits what the client's window took, and frame
       // headers never get there.
       outstanding_ += handed;
-      again = may_read();
-      reading_ = again;
+      for (auto& piece : runs_) target_.session->write(target_.ch, piece.stream, std::move(piece.bytes));
+      runs_.clear();
+      reading_ = false;
+      if (fed) {
+        again = may_read();
+        reading_ = again;
+      }
+    }
+    metrics::server().session_bytes_out.inc(handed);
+    if (!fed) {
+      log::error(fed.error().code, fed.error().message + " (" + label_ + ")");
+      return end("");
     }
     if (again) read();
   }

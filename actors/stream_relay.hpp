@@ -80,7 +80,8 @@ class stream_relay {
   /// Gives up on the output (the program exited and the stream stayed open too long).
   void mark_output_ended() { output_ended_ = true; }
 
-  /// Closes the stream; nothing more is sent to the owner or the channel.
+  /// Closes the stream. When it returns, no more output reaches the session: call it before
+  /// reporting the exit status or a failure, so nothing can follow them.
   void close();
 
  private:

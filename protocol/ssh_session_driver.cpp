@@ -203,6 +203,12 @@ void session_driver::flush_channel(channel_state& cs) {
   while (!cs.pending.empty() && !cs.peer_closed && !cs.local_closed) {
     auto& item = cs.pending.front();
     if (auto* data = std::get_if<data_item>(&item)) {
+      if (cs.eof_sent) {
+        // Nothing may follow our EOF; dropping it keeps the CLOSE behind it (libssh refuses the
+        // write, and treating that as an error would clear the queue, CLOSE included).
+        cs.pending.pop_front();
+        continue;
+      }
       std::uint32_t window = ssh_channel_window_size(cs.handle);
       if (window == 0) break;  // resumes when the client adjusts its window
       std::size_t left = data->bytes.size() - data->offset;
@@ -460,6 +466,9 @@ void session_driver::run() {
       break;
     }
     take_inbox();
+    // A batch may have grown outside the poll burst (libssh reads packets for any channel while
+    // resume_input asks about one): offer every batch, not only the credited ones.
+    for (auto& [id, cs] : channels) offer_input(*cs);
     for (auto& [id, cs] : channels) flush_channel(*cs);
     reap_channels();
     int status = ssh_get_status(session_);

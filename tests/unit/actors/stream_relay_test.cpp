@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "actors/stream_relay.hpp"
 #include "protocol/docker_frame.hpp"
@@ -82,8 +83,21 @@ class scripted_stream final : public http::upgraded_stream {
 class recording_session final : public ssh::session_commands {
  public:
   void write(ssh::channel_id, ssh::output_stream stream, std::string bytes) override {
+    if (drain_at_once) {
+      // As a fast client and session thread would: the bytes are drained and credited from
+      // another thread while the relay may still be in the middle of handing them over.
+      std::size_t n = bytes.size();
+      auto credit = sink;
+      drainers.emplace_back([credit, n] { credit(n); });
+    }
     writes.emplace_back(stream, std::move(bytes));
   }
+  void join_drainers() {
+    for (auto& t : drainers) t.join();
+    drainers.clear();
+  }
+  bool drain_at_once = false;
+  std::vector<std::thread> drainers;
   void send_exit_status(ssh::channel_id, int) override {}
   void send_exit_signal(ssh::channel_id, const std::string&, bool, const std::string&) override {}
   void input_consumed(ssh::channel_id, std::size_t bytes) override { consumed += bytes; }
@@ -254,4 +268,29 @@ TEST_CASE("stream_relay: a failed stdin write credits everything queued and clos
   relay->add_stdin("after");
   CHECK(f.session->consumed == 16);
   CHECK(f.stream->written.size() == 1);
+}
+
+TEST_CASE("stream_relay: output credited while it is being handed over is not lost") {
+  fixture f;
+  auto relay = f.make(false);
+  f.session->drain_at_once = true;
+  using docker_frame::stream_kind;
+  const std::string payload(64 * 1024, 'y');
+  // Three times the credit limit, each read drained at once: the pump must never stall.
+  for (std::size_t sent = 0; sent < 3 * output_credit_limit; sent += payload.size()) {
+    REQUIRE(f.stream->read_waiting());
+    f.stream->answer(frame(stream_kind::stdout_stream, payload));
+    f.session->join_drainers();
+  }
+  CHECK(f.stream->read_waiting());
+}
+
+TEST_CASE("stream_relay: nothing reaches the session once the relay is closed") {
+  fixture f;
+  auto relay = f.make(false);
+  REQUIRE(f.stream->read_waiting());
+  relay->close();  // the owner reports the exit next: no output may follow it
+  f.stream->answer(frame(docker_frame::stream_kind::stdout_stream, "late"));
+  CHECK(f.session->writes.empty());
+  CHECK(f.stream->closed);
 }

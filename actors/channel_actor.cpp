@@ -191,10 +191,6 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         auto& s = self->state;
         if (s.io) self->send(*s.io, io_stdin_eof{});
       },
-      [=](ch_drained& msg) {
-        auto& s = self->state;
-        if (s.io) self->send(*s.io, io_credit{msg.bytes});
-      },
       [=](ch_closed&) {
         auto& s = self->state;
         if (s.io && !s.done) self->send(*s.io, io_stop{});

@@ -6,7 +6,7 @@
 // them to the SSH session directly.
 //
 // accepts (from connection_actor, i.e. from the client):
-//   ch_pty, ch_env, ch_program, ch_window, ch_signal, ch_data, ch_eof, ch_drained, ch_closed
+//   ch_pty, ch_env, ch_program, ch_window, ch_signal, ch_data, ch_eof, ch_closed
 // accepts (from its docker_io_actor):
 //   program_exited, program_failed
 // sends: commands to the SSH session (write, exit-status, EOF, close) and io_* to docker_io
@@ -40,8 +40,6 @@ struct ch_window { ssh::channel_id ch; unsigned cols; unsigned rows; };
 struct ch_signal { ssh::channel_id ch; std::string name; };
 struct ch_data { ssh::channel_id ch; std::string bytes; };
 struct ch_eof { ssh::channel_id ch; };
-/// The client's window took `bytes` of our output: credit to pass on to the reader.
-struct ch_drained { ssh::channel_id ch; std::size_t bytes; };
 /// The channel is gone (client closed it, or the connection ended).
 struct ch_closed { ssh::channel_id ch; };
 
@@ -51,7 +49,7 @@ struct program_failed { int exit_code; std::string message; };
 
 using channel_actor = caf::typed_actor<
     caf::reacts_to<ch_pty>, caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>,
-    caf::reacts_to<ch_signal>, caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>,
+    caf::reacts_to<ch_signal>, caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>,
     caf::reacts_to<ch_closed>, caf::reacts_to<program_exited>, caf::reacts_to<program_failed>>;
 
 /// Who a connection belongs to and what its containers look like: for container labels,
@@ -89,7 +87,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_window)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_signal)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_data)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_eof)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_drained)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ch_closed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_exited)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::program_failed)

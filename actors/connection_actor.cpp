@@ -194,7 +194,6 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
       [=](ch_signal& msg) { route(self, msg); },
       [=](ch_data& msg) { route(self, msg); },
       [=](ch_eof& msg) { route(self, msg); },
-      [=](ch_drained& msg) { route(self, msg); },
       [=](ch_closed& msg) {
         route(self, msg);
         self->state.channels.erase(msg.ch);
@@ -385,9 +384,6 @@ void session_bridge::channel_closed(ssh::channel_id ch) {
   caf::anon_send(actor_, ch_closed{ch});
 }
 
-void session_bridge::output_drained(ssh::channel_id ch, std::size_t bytes) {
-  caf::anon_send(actor_, ch_drained{ch, bytes});
-}
 
 void session_bridge::disconnected(const std::string& reason) { caf::anon_send(actor_, conn_disconnected{reason}); }
 

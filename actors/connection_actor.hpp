@@ -31,7 +31,7 @@ using connection_actor = caf::typed_actor<
     caf::reacts_to<conn_authenticated>,
     caf::reacts_to<conn_channel_opened>, caf::reacts_to<conn_disconnected>, caf::reacts_to<ch_pty>,
     caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>, caf::reacts_to<ch_signal>,
-    caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_drained>, caf::reacts_to<ch_closed>>;
+    caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_closed>>;
 
 connection_actor spawn_connection_actor(caf::actor_system& system, context_ptr context,
                                         std::shared_ptr<ssh::session_commands> session,
@@ -63,7 +63,6 @@ class session_bridge : public ssh::session_events {
   void data_received(ssh::channel_id ch, std::string bytes) override;
   void eof_received(ssh::channel_id ch) override;
   void channel_closed(ssh::channel_id ch) override;
-  void output_drained(ssh::channel_id ch, std::size_t bytes) override;
   void disconnected(const std::string& reason) override;
 
  private:

@@ -393,7 +393,6 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         }
         deliver_signal(self, msg.name);
       },
-      [=](io_credit& msg) { self->state.relay->credit(msg.bytes); },
       [=](io_stop) {
         auto& s = self->state;
         s.stopping = true;

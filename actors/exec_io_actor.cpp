@@ -297,7 +297,6 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         }
         deliver_signal(self, msg.name);
       },
-      [=](io_credit& msg) { self->state.relay->credit(msg.bytes); },
       [=](io_stop) {
         auto& s = self->state;
         s.stopping = true;

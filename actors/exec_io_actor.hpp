@@ -8,7 +8,7 @@
 // exec's process. A channel closed while the program runs gets it killed the same way.
 //
 // Its interface is docker_io_actor's, so the channel actor drives both modes alike:
-// accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_credit, io_stop
+// accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_stop
 // sends   program_exited, program_failed to its channel (the bytes go through the stream_relay
 //         straight to the SSH session, `target`)
 

@@ -252,8 +252,5 @@ stream_relay::output_event stream_relay::on_ready() {
   return event;
 }
 
-void stream_relay::credit(std::size_t bytes) {
-  if (pump_) pump_->credit(bytes);
-}
 
 }  // namespace cssh::actors

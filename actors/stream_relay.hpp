@@ -73,9 +73,6 @@ class stream_relay {
   };
   /// On relay_ready: whether the output ended (all of it is with the session by then).
   output_event on_ready();
-  /// The client's window took `bytes` of our output (credits that still come through the
-  /// actors, before the session has the direct sink).
-  void credit(std::size_t bytes);
   bool output_ended() const { return output_ended_; }
   /// Gives up on the output (the program exited and the stream stayed open too long).
   void mark_output_ended() { output_ended_ = true; }

@@ -244,12 +244,8 @@ void session_driver::flush_channel(channel_state& cs) {
       cs.pending.clear();
     }
   }
-  if (drained == 0) return;
-  if (cs.output_credit_sink) {
-    cs.output_credit_sink(drained);
-  } else {
-    events_->output_drained(cs.id, drained);
-  }
+  // Only the relay's output is paced by credit; other writes (a failure message) need none.
+  if (drained > 0 && cs.output_credit_sink) cs.output_credit_sink(drained);
 }
 
 void session_driver::reap_channels() {

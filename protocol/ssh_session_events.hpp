@@ -62,8 +62,6 @@ class session_events {
   virtual void eof_received(channel_id ch) = 0;
   /// The channel is gone (closed by either side); no more events for it.
   virtual void channel_closed(channel_id ch) = 0;
-  /// `bytes` of output handed to `write` have been written into the SSH channel.
-  virtual void output_drained(channel_id ch, std::size_t bytes) = 0;
 
   /// The connection ended; `reason` says why. The last event.
   virtual void disconnected(const std::string& reason) = 0;
@@ -83,9 +81,9 @@ class session_commands {
   /// `bytes` of input handed over by data_received reached the program: the driver may take
   /// more from the client (and open its window again) once input in flight is under the limit.
   virtual void input_consumed(channel_id ch, std::size_t bytes) = 0;
-  /// From now on the channel's drained output is credited by calling `sink` (on the session
-  /// thread) instead of through session_events::output_drained: the byte path's credit then
-  /// skips the actors between (each hop is a thread wake-up per batch).
+  /// From now on the bytes `write` puts into the channel are credited by calling `sink` (on the
+  /// session thread, as the client's window takes them): the byte path's credit skips the actors
+  /// (each hop is a thread wake-up per batch).
   virtual void set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) = 0;
   virtual void send_eof(channel_id ch) = 0;
   virtual void close_channel(channel_id ch) = 0;

@@ -189,10 +189,10 @@ TEST_CASE("stream_relay: reading stops at the output credit limit and resumes on
   CHECK(f.stream->read_waiting());  // under the limit: one more read
   f.stream->answer(frame(stream_kind::stdout_stream, payload));
   CHECK_FALSE(f.stream->read_waiting());  // over it again
-  // Credits that still come through the actors count the same; too little keeps it paused.
-  relay->credit(payload.size() - 2);
+  // Too little credit keeps it paused.
+  f.session->sink(payload.size() - 2);
   CHECK_FALSE(f.stream->read_waiting());
-  relay->credit(2);
+  f.session->sink(2);
   CHECK(f.stream->read_waiting());
 }
 

@@ -20,6 +20,15 @@ def cpu_seconds(pid, children=False):
     return total / TICKS
 
 
+def machine_busy_seconds():
+    """CPU seconds all cores of the machine spent not idle (from /proc/stat), since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    # guest time is already counted in user/nice
+    return (sum(fields[:8]) - idle) / TICKS
+
+
 def status_field(pid, name):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

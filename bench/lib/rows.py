@@ -227,6 +227,7 @@ async def _idle(port, count, batch, pid):
     import asyncssh
 
     conns = []
+    cpu0 = procstat.cpu_seconds(pid)
     started = time.perf_counter()
     for first in range(0, count, batch):
         wave = [asyncssh.connect("127.0.0.1", port=port, username=USER, password=PASSWORD, known_hosts=None,
@@ -234,12 +235,13 @@ async def _idle(port, count, batch, pid):
                 for _ in range(first, min(count, first + batch))]
         conns.extend(await asyncio.gather(*wave))
     open_s = time.perf_counter() - started
+    login_cpu = procstat.cpu_seconds(pid) - cpu0
     await asyncio.sleep(1.0)
     rss, threads = procstat.rss_kib(pid), procstat.threads(pid)
     for c in conns:
         c.close()
     await asyncio.gather(*(c.wait_closed() for c in conns))
-    return open_s, rss, threads
+    return open_s, login_cpu, rss, threads
 
 
 def idle_connections(ctx):
@@ -250,9 +252,12 @@ def idle_connections(ctx):
     pid = ctx.session.proc.pid
     time.sleep(0.5)
     base_rss, base_threads = procstat.rss_kib(pid), procstat.threads(pid)
-    open_s, rss, threads = asyncio.run(_idle(ctx.session.port, count, 50, pid))
+    open_s, login_cpu, rss, threads = asyncio.run(_idle(ctx.session.port, count, 50, pid))
     time.sleep(1.0)
-    return {"connections": count, "open_s": open_s, "base_rss_kib": base_rss, "rss_kib": rss,
+    # What a login alone costs the daemon (handshake, password, connection actor, config), so
+    # row 6 can split a session's CPU into the login and the channel with its container.
+    return {"connections": count, "open_s": open_s, "daemon_cpu_s_per_login": login_cpu / count,
+            "base_rss_kib": base_rss, "rss_kib": rss,
             "rss_kib_per_connection": (rss - base_rss) / count, "threads_per_connection": (threads - base_threads) / count,
             "rss_kib_after_close": procstat.rss_kib(pid), "threads_after_close": procstat.threads(pid)}
 
@@ -274,6 +279,12 @@ def overhead(rows):
             out["daemon_cpu_ms_per_session_key"] = key["daemon_cpu_s_per_session"] * 1000
             out["dockerd_cpu_ms_per_session_key"] = key["dockerd_cpu_s_per_session"] * 1000
             out["daemon_vs_dockerd_per_session_key"] = key["daemon_cpu_s_per_session"] / key["dockerd_cpu_s_per_session"]
+    idle = rows.get("idle")
+    if idle:
+        out["daemon_cpu_ms_per_login_no_channel"] = idle["daemon_cpu_s_per_login"] * 1000
+        if "daemon_cpu_ms_per_session" in out:
+            out["daemon_cpu_ms_per_session_beyond_login"] = (out["daemon_cpu_ms_per_session"]
+                                                             - out["daemon_cpu_ms_per_login_no_channel"])
     stream = rows.get("throughput")
     if stream:
         for direction in ("stdout", "stdin"):

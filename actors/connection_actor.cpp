@@ -58,8 +58,7 @@ bool admit_login(self_ptr self, const std::string& user, std::string& refusal) {
 /// connection's configuration; a config server that fails ends the login: the attempt is refused
 /// and the connection closed, so the client does not retry against a broken server.
 template <class Check>
-caf::result<auth_verdict> authenticate(self_ptr self, Check check) {
-  auto promise = self->make_response_promise<auth_verdict>();
+void authenticate(self_ptr self, Check check, verdict_promise promise) {
   // One deadline for the whole login (authentication, authorization, config server); the
   // session thread waiting on us gives up a little after it.
   check.deadline = std::chrono::steady_clock::now() + self->state.context->config->auth.auth_timeout;
@@ -116,7 +115,6 @@ caf::result<auth_verdict> authenticate(self_ptr self, Check check) {
           [=](caf::error& err) mutable {
             promise.deliver(denied("auth actor failed: " + self->system().render(err)));
           });
-  return promise;
 }
 
 /// Connection mode: the connection's one container is made right after authentication (as
@@ -149,17 +147,21 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
   if (!st.info.proxy_address.empty()) details["proxyAddress"] = st.info.proxy_address;
   log::info("SSH_CONNECTED", "client connected", details);
   return {
-      [=](conn_password& msg) -> caf::result<auth_verdict> {
+      [=](conn_password& msg) {
         auto& s = self->state;
         s.info.client_version = msg.client_version;
-        return authenticate(self, password_check{msg.username, msg.password, s.info.remote_address,
-                                                 s.info.connection_id, msg.client_version});
+        authenticate(self,
+                     password_check{msg.username, msg.password, s.info.remote_address, s.info.connection_id,
+                                    msg.client_version},
+                     std::move(msg.reply));
       },
-      [=](conn_pubkey& msg) -> caf::result<auth_verdict> {
+      [=](conn_pubkey& msg) {
         auto& s = self->state;
         s.info.client_version = msg.client_version;
-        return authenticate(self, pubkey_check{msg.username, msg.public_key, s.info.remote_address,
-                                               s.info.connection_id, msg.client_version});
+        authenticate(self,
+                     pubkey_check{msg.username, msg.public_key, s.info.remote_address, s.info.connection_id,
+                                  msg.client_version},
+                     std::move(msg.reply));
       },
       [=](conn_authenticated& msg) {
         auto& s = self->state;
@@ -235,36 +237,35 @@ void session_bridge::bind(std::shared_ptr<ssh::session_commands> session) {
 template <class Question>
 bool session_bridge::ask(Question question, const std::string& user) {
   // The one place the session thread waits: no channel exists yet, so nothing else of this
-  // connection can stall, and other connections have threads of their own.
-  caf::scoped_actor waiter{*context_->system};
-  bool admitted = false;
-  auto deadline = context_->config->auth.auth_timeout + std::chrono::seconds(1);
-  waiter->request(actor_, deadline, std::move(question))
-      .receive(
-          [&](auth_verdict& verdict) {
-            admitted = verdict.success;
-            if (admitted) {
-              if (verdict.config) config_ = verdict.config;
-              username_ = verdict.authenticated_username.empty() ? user : verdict.authenticated_username;
-            }
-          },
-               [&](caf::error& err) {
-                 log::warning("AUTH_TIMEOUT", "password check did not finish: " + waiter->system().render(err),
-                              {{"connectionId", info_.connection_id}, {"username", user}});
-               });
-  return admitted;
+  // connection can stall, and other connections have threads of their own. The actor's own
+  // deadline covers the login; this one is a little later, for an actor that never answers.
+  auto slot = std::make_shared<verdict_slot>();
+  question.reply = verdict_promise{slot};
+  const auto deadline =
+      std::chrono::steady_clock::now() + context_->config->auth.auth_timeout + std::chrono::seconds(1);
+  caf::anon_send(actor_, std::move(question));
+  auto verdict = slot->wait_until(deadline);
+  if (!verdict) {
+    log::warning("AUTH_TIMEOUT", "login check did not finish within auth.authTimeout",
+                 {{"connectionId", info_.connection_id}, {"username", user}});
+    return false;
+  }
+  if (!verdict->success) return false;
+  if (verdict->config) config_ = verdict->config;
+  username_ = verdict->authenticated_username.empty() ? user : verdict->authenticated_username;
+  return true;
 }
 
 bool session_bridge::check_password(const std::string& user, const std::string& password,
                                     const std::string& client_version) {
-  bool admitted = ask(conn_password{user, password, client_version}, user);
+  bool admitted = ask(conn_password{user, password, client_version, {}}, user);
   metrics::count_authentication("password", admitted);
   return admitted;
 }
 
 bool session_bridge::check_public_key(const std::string& user, const std::string& public_key,
                                       const std::string& client_version) {
-  bool admitted = ask(conn_pubkey{user, public_key, client_version}, user);
+  bool admitted = ask(conn_pubkey{user, public_key, client_version, {}}, user);
   metrics::count_authentication("pubkey", admitted);
   return admitted;
 }

@@ -3,7 +3,8 @@
 // about passwords, owns the connection's channel actors and its container supervisor, and
 // routes the session thread's events to the channel they belong to.
 //
-// accepts conn_password (-> auth_verdict), conn_authenticated, conn_channel_opened,
+// accepts conn_password and conn_pubkey (the verdict goes to the message's verdict_promise),
+//         conn_authenticated, conn_channel_opened,
 //         the ch_* channel events (routed by channel id), conn_disconnected
 // The session thread talks to it through session_bridge (below), never directly.
 
@@ -16,19 +17,29 @@
 #include "actors/auth_actor.hpp"
 #include "actors/channel_actor.hpp"
 #include "actors/server_context.hpp"
+#include "actors/verdict_slot.hpp"
 #include "protocol/ssh_session_events.hpp"
 
 namespace cssh::actors {
 
-struct conn_password { std::string username; std::string password; std::string client_version; };
-struct conn_pubkey { std::string username; std::string public_key; std::string client_version; };
+struct conn_password {
+  std::string username;
+  std::string password;
+  std::string client_version;
+  verdict_promise reply;
+};
+struct conn_pubkey {
+  std::string username;
+  std::string public_key;
+  std::string client_version;
+  verdict_promise reply;
+};
 struct conn_authenticated { std::string username; };
 struct conn_channel_opened { ssh::channel_id ch; };
 struct conn_disconnected { std::string reason; };
 
 using connection_actor = caf::typed_actor<
-    caf::replies_to<conn_password>::with<auth_verdict>, caf::replies_to<conn_pubkey>::with<auth_verdict>,
-    caf::reacts_to<conn_authenticated>,
+    caf::reacts_to<conn_password>, caf::reacts_to<conn_pubkey>, caf::reacts_to<conn_authenticated>,
     caf::reacts_to<conn_channel_opened>, caf::reacts_to<conn_disconnected>, caf::reacts_to<ch_pty>,
     caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>, caf::reacts_to<ch_signal>,
     caf::reacts_to<ch_data>, caf::reacts_to<ch_eof>, caf::reacts_to<ch_closed>>;

@@ -1,6 +1,7 @@
 // The reactor (I/O threads) and what every HTTP exchange shares: connect, deadline, cancellation.
 
 #include "protocol/http_transport.hpp"
+#include "common/thread_name.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -65,7 +66,10 @@ reactor::reactor(unsigned threads) : impl_(std::make_unique<impl>()) {
   if (threads == 0) threads = 1;
   for (unsigned i = 0; i < threads; ++i) {
     // Threads hold the core themselves so a thread detached by stop() never outlives its context.
-    impl_->threads.emplace_back([core = impl_->core] { run_loop(*core); });
+    impl_->threads.emplace_back([core = impl_->core] {
+      name_this_thread("cssh-reactor");
+      run_loop(*core);
+    });
   }
 }
 

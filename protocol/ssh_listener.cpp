@@ -1,4 +1,5 @@
 #include "protocol/ssh_listener.hpp"
+#include "common/thread_name.hpp"
 
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -166,7 +167,10 @@ listener::~listener() {
 
 void listener::start(accept_handler handler) {
   handler_ = std::move(handler);
-  thread_ = std::thread([this] { accept_loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cssh-listener");
+    accept_loop();
+  });
 }
 
 void listener::stop() {
@@ -243,6 +247,7 @@ void listener::accept_proxied(int fd, const std::string& socket_peer) {
   pthread_t thread;
   int rc = pthread_create(&thread, &attr, [](void* arg) -> void* {
     std::unique_ptr<job> w(static_cast<job*>(arg));
+    name_this_thread("cssh-proxy-hdr");
     w->self->read_header_then_hand_over(w->fd, std::move(w->socket_peer));
     return nullptr;
   }, work);

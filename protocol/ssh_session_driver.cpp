@@ -1,4 +1,5 @@
 #include "protocol/ssh_session_driver.hpp"
+#include "common/thread_name.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -497,6 +498,7 @@ void* session_thread_main(void* arg) {
   auto* holder = static_cast<std::shared_ptr<session_driver>*>(arg);
   std::shared_ptr<session_driver> driver = std::move(*holder);
   delete holder;
+  name_this_thread("cssh-session");
   driver->run();
   return nullptr;
 }

@@ -21,6 +21,7 @@
 #include "common/security_metrics.hpp"
 #include "app/docker_startup.hpp"
 #include "app/observability.hpp"
+#include "common/cpu_budget.hpp"
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
 #include "docker/engine_connection.hpp"
@@ -206,9 +207,15 @@ int run_server(config::app_config cfg) {
   // 10 ms (stdout relayed at 9 MB/s; perf showed 70% of samples in nanosleep). Sharing workers
   // block on a condition variable and wake on the enqueue: no polling while idle, no latency.
   caf_config.set("scheduler.policy", caf::atom("sharing"));
-  // As many workers as cores (CAF's default is at least 4): every extra sleeping worker is one
-  // more thread a message may wake; fewer workers cut the stdin relay's CPU by a fifth.
-  caf_config.set("scheduler.max-threads", std::max(2u, std::thread::hardware_concurrency()));
+  // As many workers as usable CPUs (CAF's default is at least 4, and counts the host's cores
+  // even under a container's CPU quota): every extra sleeping worker is one more thread a
+  // message may wake; fewer workers cut the stdin relay's CPU by a fifth. At least two, so one
+  // slow handler never holds up every actor.
+  const auto cpus = usable_cpus();
+  const unsigned workers = std::max(2u, cpus.cpus);
+  caf_config.set("scheduler.max-threads", workers);
+  log::info("SERVER_WORKERS", std::to_string(workers) + " actor worker threads",
+            {{"usableCpus", cpus.cpus}, {"cpuSource", cpus.source}});
   caf::actor_system system{caf_config};
 
   auto context = std::make_shared<actors::server_context>();

@@ -112,11 +112,15 @@ void create(self_ptr self) {
     if (r) caf::anon_send(supervisor, container_created{me, r.value(), slot});
     caf::anon_send(me, cc_step_done{"created", r.ok(), r.ok() ? r.value() : "", r.ok() ? "" : r.error().message});
   };
-  st.context->engine->create_container(
-      body, st.config->docker.execution.container_name,
-      metrics::count_docker_call<std::string>(
-          "container_create", metrics::time_success<std::string>(metrics::server().container_create_seconds, done)),
-      docker::platform_query(st.config->docker.execution));
+  const auto& exec = st.config->docker.execution;
+  auto engine = st.context->engine;
+  auto attempt = [engine, body = std::move(body), name = exec.container_name,
+                  platform = docker::platform_query(exec)](docker::callback<std::string> created) {
+    engine->create_container(body, name, std::move(created), platform);
+  };
+  // The pull policy runs around the create: usually the create is the only call.
+  docker::create_under_pull_policy(engine, exec, st.request.connection_id, false, std::move(attempt),
+                                   metrics::time_success<std::string>(metrics::server().container_create_seconds, done));
 }
 
 void start(self_ptr self) {
@@ -154,10 +158,7 @@ cc_impl::behavior_type cc_behavior(self_ptr self, context_ptr context, std::shar
         if (!msg.ok) return fail(self, "preparing the connection's container failed (" + msg.step + ")", msg.error);
         if (msg.step == "helper") {
           s.request.helper_volume = msg.value;
-          docker::ensure_image(s.context->engine, s.config->docker.execution, s.request.connection_id,
-                               continue_with(self, "image"));
-        } else if (msg.step == "image") {
-          create(self);
+          create(self);  // the pull policy runs with the create
         } else if (msg.step == "created") {
           log::debug("DOCKER_CONTAINER_CREATED", "connection container created",
                      {{"connectionId", s.request.connection_id}, {"containerId", s.container_id}});

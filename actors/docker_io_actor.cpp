@@ -62,6 +62,7 @@ struct io_state {
 
   std::string container_id;
   std::unique_ptr<stream_relay> relay;  // the attach stream, both ways
+  bool image_ready = false;  // ensure_image ran (the TTY helper path reads the image first)
   bool started = false;
   bool stopping = false;
   bool finished = false;
@@ -159,11 +160,15 @@ void send_create(self_ptr self, const nlohmann::json* image_config) {
       caf::anon_send(me, io_created{false, "", r.error().message, nullptr});
     }
   };
-  st.context->engine->create_container(
-      body, st.config->docker.execution.container_name,
-      metrics::count_docker_call<std::string>(
-          "container_create", metrics::time_success<std::string>(metrics::server().container_create_seconds, done)),
-      docker::platform_query(st.config->docker.execution));
+  const auto& exec = st.config->docker.execution;
+  auto engine = st.context->engine;
+  auto attempt = [engine, body = std::move(body), name = exec.container_name,
+                  platform = docker::platform_query(exec)](docker::callback<std::string> created) {
+    engine->create_container(body, name, std::move(created), platform);
+  };
+  // The pull policy runs around the create: usually the create is the only call.
+  docker::create_under_pull_policy(engine, exec, st.request.connection_id, st.image_ready, std::move(attempt),
+                                   metrics::time_success<std::string>(metrics::server().container_create_seconds, done));
 }
 
 /// A TTY session starts its program through the guest helper, which sets the terminal size first
@@ -198,7 +203,8 @@ void prepare_helper(self_ptr self) {
   });
 }
 
-/// imagePullPolicy (docker/image_policy.hpp), then io_image_ready.
+/// imagePullPolicy before the create (docker/image_policy.hpp), for the TTY helper path that
+/// reads the image first; then io_image_ready.
 void ensure_image(self_ptr self) {
   auto& st = self->state;
   auto me = handle_of(self);
@@ -236,11 +242,14 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
   st.relay = std::make_unique<stream_relay>(handle_of(self), std::move(target), st.request.tty);
 
   self->send(st.supervisor, container_creating{handle_of(self)});
-  prepare_helper(self);  // then ensure_image
+  prepare_helper(self);  // then the image and the create
   return {
       [=](io_helper_ready& msg) {
-        self->state.request.helper_volume = msg.volume;
-        ensure_image(self);
+        auto& s = self->state;
+        s.request.helper_volume = msg.volume;
+        if (s.request.tty && !s.request.helper_volume.empty()) return ensure_image(self);
+        if (s.stopping) return finish(self);
+        create_container(self);  // the pull policy runs with the create
       },
       [=](io_image_config& msg) {
         auto& s = self->state;
@@ -261,6 +270,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
           fail_program(self, "preparing the image failed", msg.error);
           return;
         }
+        s.image_ready = true;
         if (s.stopping) {
           finish(self);
           return;

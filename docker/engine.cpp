@@ -114,6 +114,14 @@ bool version_trouble(const http::response& resp, const std::string& message) {
                                 message.find("API version") != std::string::npos);
 }
 
+/// A create's 404 for a missing image ("No such image: ..."), as opposed to a missing network
+/// or volume, which also answer 404.
+bool names_absent_image(const std::string& body) {
+  std::string message = engine_message(body);
+  for (auto& c : message) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return message.find("no such image") != std::string::npos;
+}
+
 /// engine_error, plus the Engine and the API version in use when the answer is about versions.
 failure api_error(engine::state& st, const std::string& operation, const http::response& resp) {
   failure f = engine_error(operation, resp);
@@ -414,6 +422,12 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
     send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, nullptr,
          [st, operation, done](result<http::response> resp) {
            if (!resp) return done(during(operation, resp.error()));
+           if (resp->status == 404 && names_absent_image(resp->body)) {
+             // Not an Engine fault: the pull policy (docker/image_policy.cpp) decides what follows.
+             failure absent = engine_error(operation, *resp);
+             absent.code = "DOCKER_IMAGE_ABSENT";
+             return done(absent);
+           }
            if (resp->status != 201 && resp->status != 200) return done(api_error(*st, operation, *resp));
            auto answer = answers::read_created(resp->body, operation);
            if (!answer) return done(answer.error());

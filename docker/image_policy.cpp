@@ -6,25 +6,73 @@
 
 namespace cssh::docker {
 
+namespace {
+
+void pull(const std::shared_ptr<engine>& e, const config::docker_execution_config& exec,
+          const std::string& connection_id, callback<void> done) {
+  const std::string& image = exec.container.image;
+  auto auth = encode_registry_auth(exec.auth);
+  log::info("DOCKER_IMAGE_PULL", "pulling image " + image + (auth.empty() ? "" : " with registry credentials"),
+            {{"image", image}, {"connectionId", connection_id}});
+  e->pull_image(image, auth, metrics::count_docker_call<void>("image_pull", std::move(done)));  // "pull image <name>: ..."
+}
+
+failure absent_under_never(const std::string& image) {
+  return fail("DOCKER_IMAGE_ABSENT", "image " + image +
+                                         " is not present on the Docker Engine, and "
+                                         "docker.execution.imagePullPolicy is Never (nothing is pulled)");
+}
+
+bool image_absent(const result<std::string>& r) { return !r.ok() && r.error().code == "DOCKER_IMAGE_ABSENT"; }
+
+/// count_docker_call for a create, except that an absent image (which the policy handles) is
+/// counted as a request, not as an Engine error.
+callback<std::string> count_create(callback<std::string> done) {
+  auto& cells = metrics::server().docker_endpoint("container_create");
+  cells.requests.inc();
+  cells.backend_requests.inc();
+  return [&cells, done = std::move(done)](result<std::string> r) mutable {
+    if (!r.ok() && !image_absent(r)) {
+      cells.errors.inc();
+      cells.backend_errors.inc();
+    }
+    done(std::move(r));
+  };
+}
+
+}  // namespace
+
 void ensure_image(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
                   const std::string& connection_id, callback<void> done) {
+  if (exec.pull_policy == config::image_pull_policy::always) return pull(e, exec, connection_id, std::move(done));
   const std::string image = exec.container.image;
-  auto pull = [e, image, connection_id, done, auth = encode_registry_auth(exec.auth)]() {
-    log::info("DOCKER_IMAGE_PULL", "pulling image " + image + (auth.empty() ? "" : " with registry credentials"),
-              {{"image", image}, {"connectionId", connection_id}});
-    e->pull_image(image, auth, metrics::count_docker_call<void>("image_pull", done));  // "pull image <name>: ..."
-  };
-  auto policy = exec.pull_policy;
-  if (policy == config::image_pull_policy::always) return pull();
-  e->image_exists(image, metrics::count_docker_call<bool>("image_inspect", [pull, image, policy, done](result<bool> r) {
-    if (!r) return done(r.error());  // "inspect image <name>: ..."
-    if (r.value()) return done(result<void>{});
-    if (policy == config::image_pull_policy::never) {
-      return done(fail("DOCKER_IMAGE_ABSENT", "image " + image +
-                                                  " is not present on the Docker Engine, and "
-                                                  "docker.execution.imagePullPolicy is Never (nothing is pulled)"));
-    }
-    pull();
+  e->image_exists(image, metrics::count_docker_call<bool>(
+                             "image_inspect", [e, exec, connection_id, image, done](result<bool> r) {
+                               if (!r) return done(r.error());  // "inspect image <name>: ..."
+                               if (r.value()) return done(result<void>{});
+                               if (exec.pull_policy == config::image_pull_policy::never)
+                                 return done(absent_under_never(image));
+                               pull(e, exec, connection_id, done);
+                             }));
+}
+
+void create_under_pull_policy(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
+                              const std::string& connection_id, bool image_ready, create_attempt attempt,
+                              callback<std::string> done) {
+  if (image_ready) return attempt(count_create(std::move(done)));
+  if (exec.pull_policy == config::image_pull_policy::always) {
+    return pull(e, exec, connection_id, [attempt, done](result<void> r) {
+      if (!r) return done(r.error());
+      attempt(count_create(done));
+    });
+  }
+  attempt(count_create([e, exec, connection_id, attempt, done](result<std::string> r) {
+    if (!image_absent(r)) return done(std::move(r));
+    if (exec.pull_policy == config::image_pull_policy::never) return done(absent_under_never(exec.container.image));
+    pull(e, exec, connection_id, [attempt, done](result<void> pulled) {
+      if (!pulled) return done(pulled.error());
+      attempt(count_create(done));  // a second "No such image" now is the Engine's answer to report
+    });
   }));
 }
 

@@ -1,10 +1,14 @@
 #pragma once
-// imagePullPolicy for one container about to be created: IfNotPresent pulls only when
-// GET /images/{image}/json says the image is absent (whatever its tag, :latest included); Always
-// pulls first; Never only checks, so a missing image is a clear error instead of the Engine's
-// "No such image" from create. Pulls carry execution.auth. Used by both execution modes; the
-// calls count in cssh_docker_requests_total as image_inspect and image_pull.
+// imagePullPolicy for one container about to be created, with as few Engine calls as the policy
+// allows. Always pulls, then creates. IfNotPresent and Never create at once: the create itself
+// says whether the image is there (a 404 "No such image"), so a session whose image is present
+// costs no extra call. Only then does IfNotPresent pull (whatever the tag, :latest included) and
+// create again, and Never fail with a message that names the policy. Pulls carry
+// execution.auth. Used by both execution modes; the calls count in cssh_docker_requests_total as
+// image_inspect, image_pull and container_create (a create that found no image under
+// IfNotPresent or Never is not counted as an Engine error: it did what was asked).
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,8 +17,21 @@
 
 namespace cssh::docker {
 
-/// `done` runs on a reactor thread; a failure's message names the image and what went wrong.
+/// The image is there (pulled when the policy says so) before anything else happens: for a
+/// caller that must read the image before creating (the guest helper's TTY start reads its
+/// Entrypoint and Cmd). `done` runs on a reactor thread; a failure names the image.
 void ensure_image(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
                   const std::string& connection_id, callback<void> done);
+
+/// One container create: calls back with the id, or a failure (DOCKER_IMAGE_ABSENT when the
+/// Engine has no such image). May be called twice.
+using create_attempt = std::function<void(callback<std::string>)>;
+
+/// Creates a container under the pull policy (see above). `image_ready`: ensure_image already
+/// ran, so the create is the only call. `done` gets the container id or a failure that names
+/// the image and the step.
+void create_under_pull_policy(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
+                              const std::string& connection_id, bool image_ready, create_attempt attempt,
+                              callback<std::string> done);
 
 }  // namespace cssh::docker

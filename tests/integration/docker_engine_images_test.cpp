@@ -1,6 +1,7 @@
 // docker::engine's image calls: image_exists and pull_image against the real dockerd (which can
 // reach no registry), and against a fake Engine: reference splitting, credentials, errors inside
-// the progress stream, a pull larger than any body limit, and the throttled progress log.
+// the progress stream, a pull larger than any body limit, the throttled progress log, and the pull
+// policies around a container create.
 
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "common/log.hpp"
+#include "docker/image_policy.hpp"
 #include "engine_fixture.hpp"
 #include "fake_engine.hpp"
 
@@ -181,4 +183,91 @@ TEST_CASE("fake engine: pull progress is logged every 2 s at info level, then th
   CHECK(logged.find("pulling image slow:v1: 0 of 1 layers done, ") != std::string::npos);
   CHECK(count("DOCKER_IMAGE_PULLED") == 1);
   CHECK(logged.find("Status: Downloaded newer image for slow:v1") != std::string::npos);
+}
+
+namespace {
+
+std::string answer(int status, const std::string& reason, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+const std::string no_such_image = answer(404, "Not Found", R"({"message":"No such image: a/b:t"})");
+const std::string created = answer(201, "Created", R"({"Id":"c0ffee","Warnings":[]})");
+const std::string pulled = ok_with_body("{\"status\":\"Downloaded newer image for a/b:t\"}\n");
+
+/// create_under_pull_policy against a fake Engine; the request lines it saw, in order.
+struct policy_run {
+  cssh::result<std::string> outcome = cssh::failure{"UNSET", ""};
+  std::vector<std::string> lines;
+};
+
+policy_run run_policy(cssh::config::image_pull_policy policy, std::vector<std::string> answers, bool image_ready = false) {
+  fake_engine fake(std::move(answers));
+  http::reactor reactor(1);
+  auto engine = std::make_shared<docker::engine>(reactor, fake.endpoint(), 5s);
+  engine->set_api_version("1.41");
+  cssh::config::docker_execution_config exec;
+  exec.container.image = "a/b:t";
+  exec.pull_policy = policy;
+  policy_run run;
+  run.outcome = sync<std::string>([&](auto cb) {
+    docker::create_under_pull_policy(
+        engine, exec, "conn-1", image_ready,
+        [engine](docker::callback<std::string> done) { engine->create_container({{"Image", "a/b:t"}}, "", done); }, cb);
+  });
+  for (const auto& head : fake.heads()) {
+    auto line = head.substr(0, head.find("\r\n"));
+    run.lines.push_back(line.substr(0, line.find('?')));
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("fake engine: pull policies around the create") {
+  SUBCASE("IfNotPresent, image present: the create is the only call") {
+    auto run = run_policy(cssh::config::image_pull_policy::if_not_present, {created});
+    REQUIRE_MESSAGE(run.outcome.ok(), (run.outcome.ok() ? "" : run.outcome.error().message));
+    CHECK(run.outcome.value() == "c0ffee");
+    CHECK(run.lines == std::vector<std::string>{"POST /v1.41/containers/create HTTP/1.1"});
+  }
+  SUBCASE("IfNotPresent, image absent: create, pull, create again") {
+    auto run = run_policy(cssh::config::image_pull_policy::if_not_present, {no_such_image, pulled, created});
+    REQUIRE_MESSAGE(run.outcome.ok(), (run.outcome.ok() ? "" : run.outcome.error().message));
+    CHECK(run.lines == std::vector<std::string>{"POST /v1.41/containers/create HTTP/1.1",
+                                                "POST /v1.41/images/create", "POST /v1.41/containers/create HTTP/1.1"});
+  }
+  SUBCASE("IfNotPresent, still absent after the pull: the Engine's answer, no third try") {
+    auto run = run_policy(cssh::config::image_pull_policy::if_not_present, {no_such_image, pulled, no_such_image});
+    REQUIRE_FALSE(run.outcome.ok());
+    CHECK(run.outcome.error().code == "DOCKER_IMAGE_ABSENT");
+    CHECK(run.outcome.error().message == "create container: Engine answered 404: No such image: a/b:t");
+    CHECK(run.lines.size() == 3);
+  }
+  SUBCASE("Never, image absent: fails naming the policy, nothing pulled") {
+    auto run = run_policy(cssh::config::image_pull_policy::never, {no_such_image});
+    REQUIRE_FALSE(run.outcome.ok());
+    CHECK(run.outcome.error().code == "DOCKER_IMAGE_ABSENT");
+    CHECK(run.outcome.error().message ==
+          "image a/b:t is not present on the Docker Engine, and docker.execution.imagePullPolicy is Never "
+          "(nothing is pulled)");
+    CHECK(run.lines == std::vector<std::string>{"POST /v1.41/containers/create HTTP/1.1"});
+  }
+  SUBCASE("Always: pull, then create") {
+    auto run = run_policy(cssh::config::image_pull_policy::always, {pulled, created});
+    REQUIRE_MESSAGE(run.outcome.ok(), (run.outcome.ok() ? "" : run.outcome.error().message));
+    CHECK(run.lines == std::vector<std::string>{"POST /v1.41/images/create", "POST /v1.41/containers/create HTTP/1.1"});
+  }
+  SUBCASE("Always with the image already ensured: the create only") {
+    auto run = run_policy(cssh::config::image_pull_policy::always, {created}, true);
+    REQUIRE(run.outcome.ok());
+    CHECK(run.lines.size() == 1);
+  }
+  SUBCASE("a 404 that is not about the image (a missing network) is an Engine error, not a pull") {
+    auto run = run_policy(cssh::config::image_pull_policy::if_not_present,
+                          {answer(404, "Not Found", R"({"message":"network nonet not found"})")});
+    REQUIRE_FALSE(run.outcome.ok());
+    CHECK(run.outcome.error().code == "DOCKER_API_ERROR");
+    CHECK(run.lines.size() == 1);
+  }
 }

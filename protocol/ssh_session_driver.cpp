@@ -161,8 +161,7 @@ int session_driver::drain_ready_input(int rc) {
     rc = more;
   }
   input_batched_ = 0;
-  for (auto& [id, cs] : channels) offer_input(*cs);
-  return rc;
+  return rc;  // the run loop offers the batches after the inbox (credits may have come in)
 }
 
 void session_driver::offer_input(channel_state& cs) {

@@ -20,6 +20,20 @@ namespace {
 constexpr std::uint64_t response_body_limit = max_response_body_bytes;
 constexpr std::uint32_t response_header_limit = max_response_header_bytes;
 
+/// Runs the pool's sweep for `key` after `delay` (plus a little, so the oldest is surely due),
+/// again for as long as idle connections remain. Holds the core weakly; a stopping reactor
+/// cancels the timer (connection_pool::close_all).
+void arm_pool_sweeper(const std::shared_ptr<reactor_core>& core, std::string key,
+                      std::shared_ptr<asio::steady_timer> timer, std::chrono::steady_clock::duration delay) {
+  timer->expires_after(delay + std::chrono::milliseconds(50));
+  timer->async_wait([timer, key = std::move(key), weak = std::weak_ptr<reactor_core>(core)](const error_code& ec) {
+    if (ec) return;
+    auto live = weak.lock();
+    if (!live) return;
+    if (auto next = live->pool.sweep(key)) arm_pool_sweeper(live, key, timer, *next);
+  });
+}
+
 class call_exchange final : public exchange {
  public:
   call_exchange(std::shared_ptr<reactor_core> core, const endpoint& ep, request req, response_handler done)
@@ -99,19 +113,11 @@ class call_exchange final : public exchange {
     if (!finish_io()) return;
     if (outcome.ok() && keep_alive_ && !aborted_before && buf_.size() == 0) {
       std::string key = pool_key(ep_);
-      // Closes it once its keep time is over, unless a call took it before. The timer holds the
-      // core weakly; a stopping reactor cancels it (close_all).
-      auto timer = std::make_shared<asio::steady_timer>(strand_, connection_pool::keep_time() +
-                                                                     std::chrono::milliseconds(50));
-      bool kept = core_->pool.put(key, std::unique_ptr<connection_pool::idle_connection>(
-                                           new connection_pool::idle_connection{strand_, std::move(stream_), {}}),
-                                  timer);
-      if (kept) {
-        timer->async_wait([timer, key, weak = std::weak_ptr<reactor_core>(core_)](const error_code& ec) {
-          if (ec) return;
-          if (auto core = weak.lock()) core->pool.sweep(key);
-        });
-      }
+      auto outcome = core_->pool.put(
+          key, std::unique_ptr<connection_pool::idle_connection>(
+                   new connection_pool::idle_connection{strand_, std::move(stream_), {}}),
+          [this] { return std::make_shared<asio::steady_timer>(strand_); });
+      if (outcome.arm) arm_pool_sweeper(core_, key, outcome.arm, connection_pool::keep_time());
     } else {
       stream_.close();
     }

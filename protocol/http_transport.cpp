@@ -245,66 +245,77 @@ std::unique_ptr<connection_pool::idle_connection> connection_pool::take(const st
   return found;
 }
 
-bool connection_pool::put(const std::string& key, std::unique_ptr<idle_connection> conn,
-                          const std::shared_ptr<asio::steady_timer>& sweep_timer) {
+connection_pool::put_outcome connection_pool::put(const std::string& key, std::unique_ptr<idle_connection> conn,
+                                                  const std::function<std::shared_ptr<asio::steady_timer>()>& make_timer) {
   conn->since = std::chrono::steady_clock::now();
   std::unique_ptr<idle_connection> evicted;
-  bool kept = false;
+  put_outcome outcome;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_) {
-      kept = true;
-      timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [](const auto& t) { return t.expired(); }),
-                    timers_.end());
-      timers_.push_back(sweep_timer);
+      outcome.kept = true;
       auto& list = idle_[key];
       if (list.size() >= idle_per_endpoint) {
         evicted = std::move(list.front());
         list.erase(list.begin());
       }
       list.push_back(std::move(conn));
+      auto& sweeper = sweepers_[key];
+      if (sweeper.expired()) {
+        outcome.arm = make_timer();
+        sweeper = outcome.arm;
+      }
     } else {
       evicted = std::move(conn);
     }
   }
   if (evicted) evicted->stream.close();
-  return kept;
+  return outcome;
 }
 
-void connection_pool::sweep(const std::string& key) {
+std::optional<std::chrono::steady_clock::duration> connection_pool::sweep(const std::string& key) {
   std::vector<std::unique_ptr<idle_connection>> expired;
+  std::optional<std::chrono::steady_clock::duration> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = idle_.find(key);
-    if (it == idle_.end()) return;
-    auto& list = it->second;
     const auto now = std::chrono::steady_clock::now();
-    for (auto conn = list.begin(); conn != list.end();) {
-      if (now - (*conn)->since >= idle_keep) {
-        expired.push_back(std::move(*conn));
-        conn = list.erase(conn);
+    if (it != idle_.end()) {
+      auto& list = it->second;
+      for (auto conn = list.begin(); conn != list.end();) {
+        if (now - (*conn)->since >= idle_keep) {
+          expired.push_back(std::move(*conn));
+          conn = list.erase(conn);
+        } else {
+          ++conn;
+        }
+      }
+      // The list is oldest first: its front is the next one due.
+      if (list.empty()) {
+        idle_.erase(it);
       } else {
-        ++conn;
+        next = list.front()->since + idle_keep - now;
       }
     }
-    if (list.empty()) idle_.erase(it);
+    if (!next) sweepers_.erase(key);  // the next put() arms a new one
   }
   for (auto& conn : expired) conn->stream.close();
+  return next;
 }
 
 std::chrono::milliseconds connection_pool::keep_time() { return idle_keep; }
 
 void connection_pool::close_all() {
   std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> all;
-  std::vector<std::weak_ptr<asio::steady_timer>> timers;
+  std::unordered_map<std::string, std::weak_ptr<asio::steady_timer>> timers;
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     all.swap(idle_);
-    timers.swap(timers_);
+    timers.swap(sweepers_);
   }
   // On the timer's own strand: its async_wait was issued there, so the cancel comes after it.
-  for (auto& weak : timers) {
+  for (auto& [key, weak] : timers) {
     if (auto timer = weak.lock()) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
   }
   for (auto& [key, list] : all) {

@@ -57,14 +57,22 @@ class connection_pool {
   /// A live idle connection to `key`, or nothing. Connections idle too long, or that the peer
   /// closed (or sent anything unasked) while idle, are dropped here.
   std::unique_ptr<idle_connection> take(const std::string& key);
-  /// Keeps conn for the next call to `key`, with the timer that will sweep it (close_all()
-  /// cancels that timer: a pending one would keep the reactor's threads running). False, with
-  /// conn closed, when the reactor is stopping: then do not arm the timer.
-  bool put(const std::string& key, std::unique_ptr<idle_connection> conn,
-           const std::shared_ptr<asio::steady_timer>& sweep_timer);
-  /// Closes the connections to `key` that have been idle for the keep time (a timer armed by
-  /// put() calls this, so an idle daemon holds no connections open for long).
-  void sweep(const std::string& key);
+  /// What put() did: whether it kept the connection (not when the reactor is stopping: then it
+  /// closed it), and the sweep timer the caller must arm for the keep time, or null.
+  struct put_outcome {
+    bool kept = false;
+    std::shared_ptr<asio::steady_timer> arm;
+  };
+  /// Keeps conn for the next call to `key`. One sweep timer per endpoint at a time: when none is
+  /// pending, make_timer() makes one (registered here, so close_all() cancels it: a pending
+  /// timer would keep the reactor's threads running). A timer per put meant a reactor wake-up
+  /// per Engine call, ten seconds later.
+  put_outcome put(const std::string& key, std::unique_ptr<idle_connection> conn,
+                  const std::function<std::shared_ptr<asio::steady_timer>()>& make_timer);
+  /// Closes the connections to `key` that have been idle for the keep time (the sweep timer
+  /// calls this, so an idle daemon holds no connections open for long). When some remain: how
+  /// long until the oldest is due, to re-arm the same timer for; else nullopt (it ends).
+  std::optional<std::chrono::steady_clock::duration> sweep(const std::string& key);
   /// How long a connection stays in the pool.
   static std::chrono::milliseconds keep_time();
   /// Closes every idle connection; later put()s close theirs at once (the reactor is stopping).
@@ -74,7 +82,8 @@ class connection_pool {
   std::mutex mu_;
   bool closed_ = false;
   std::unordered_map<std::string, std::vector<std::unique_ptr<idle_connection>>> idle_;
-  std::vector<std::weak_ptr<asio::steady_timer>> timers_;
+  /// The pending sweep timer of each endpoint that has one.
+  std::unordered_map<std::string, std::weak_ptr<asio::steady_timer>> sweepers_;
 };
 
 /// The io_context and the list of live operations. Shared (not owned by `reactor` alone) so that

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "fake_http_server.hpp"
+#include "protocol/http_transport.hpp"
 
 using namespace http_test;
 
@@ -120,4 +121,32 @@ TEST_CASE("keep-alive: an idle connection is closed once its keep time is over")
     REQUIRE(call(reactor, l.endpoint(), timed_get("/")).ok());
   }
   CHECK(closed_by_client);
+}
+
+TEST_CASE("keep-alive: a connection used again is swept by its own keep time, not the first one's") {
+  // One sweep timer per endpoint: armed by the first put, it must find the reused connection not
+  // yet due, re-arm for it, and close it one keep time after its last use.
+  http::reactor reactor(1);
+  auto l = listener::tcp();
+  const auto keep = http::detail::connection_pool::keep_time();
+  std::chrono::steady_clock::time_point second_answered, closed_at;
+  bool closed_by_client = false;
+  {
+    one_shot_server server(l, [&](int fd) {
+      read_request(fd);
+      write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      read_request(fd);
+      write_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      second_answered = std::chrono::steady_clock::now();
+      closed_by_client = wait_for_eof(fd, keep * 2);
+      closed_at = std::chrono::steady_clock::now();
+    });
+    REQUIRE(call(reactor, l.endpoint(), timed_get("/first")).ok());
+    std::this_thread::sleep_for(keep / 2);
+    REQUIRE(call(reactor, l.endpoint(), timed_get("/second")).ok());
+  }
+  REQUIRE(closed_by_client);
+  // Not at the first timer (half a keep time after the second call), but a keep time after it.
+  CHECK(closed_at - second_answered >= keep - std::chrono::milliseconds(200));
+  CHECK(closed_at - second_answered <= keep + std::chrono::seconds(2));
 }

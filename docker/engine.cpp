@@ -14,10 +14,12 @@
 
 namespace cssh::docker {
 
-/// A wait_container call that the liveness probe may have to fail.
+/// A call the liveness probe may have to fail: a container wait (no deadline of its own) or a
+/// create (whose containerStart deadline is long; a new session on a frozen Engine should not sit
+/// it out).
 struct pending_wait {
   std::string operation;
-  callback<std::int64_t> done;
+  std::function<void(failure)> give_up;  // delivers the probe's failure to the caller
   std::shared_ptr<http::cancellation> cancel = std::make_shared<http::cancellation>();
 };
 
@@ -27,7 +29,7 @@ struct engine::state {
   engine_info info;
   /// Create-body fields dropped for an old API, each warned about once.
   std::set<std::string> warned_drops;
-  // Liveness probing while waits are outstanding (see wait_container).
+  // Liveness probing while waits or creates are outstanding (see probe_engine).
   std::map<std::uint64_t, std::shared_ptr<pending_wait>> waits;
   std::uint64_t next_wait = 1;
   bool probing = false;
@@ -189,11 +191,33 @@ void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds
       }
       for (auto& [id, w] : failed) {
         w->cancel->cancel();
-        w->done(fail("DOCKER_ENGINE_UNRESPONSIVE",
-                     w->operation + ": the Docker Engine at " + ep.describe() + " stopped answering (" + why + ")"));
+        w->give_up(fail("DOCKER_ENGINE_UNRESPONSIVE",
+                        w->operation + ": the Docker Engine at " + ep.describe() + " stopped answering (" + why + ")"));
       }
     });
   });
+}
+
+/// Puts a call under the liveness probe (starting the probe when none runs): its id for
+/// take_wait, and the cancellation to send it with.
+std::pair<std::uint64_t, std::shared_ptr<http::cancellation>> watch(const std::shared_ptr<engine::state>& st,
+                                                                     std::string operation,
+                                                                     std::function<void(failure)> give_up,
+                                                                     http::reactor* r, const http::endpoint& ep,
+                                                                     std::chrono::milliseconds probe_deadline) {
+  auto w = std::make_shared<pending_wait>();
+  w->operation = std::move(operation);
+  w->give_up = std::move(give_up);
+  std::uint64_t id = 0;
+  bool start_probe = false;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    id = st->next_wait++;
+    st->waits.emplace(id, w);
+    start_probe = !std::exchange(st->probing, true);
+  }
+  if (start_probe) probe_engine(r, ep, probe_deadline, st);
+  return {id, w->cancel};
 }
 
 }  // namespace
@@ -387,7 +411,9 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
   auto* r = &reactor_;
   auto ep = endpoint_;
   auto deadline = timeouts_.container_start;
-  versioned([st = state_, r, ep, deadline, body, name, platform, done = std::move(done)](result<std::string> version) {
+  auto probe_deadline = timeouts_.http;
+  versioned([st = state_, r, ep, deadline, probe_deadline, body, name, platform,
+             done = std::move(done)](result<std::string> version) {
     const std::string operation = "create container";
     if (!version) return done(during(operation, version.error()));
     const std::string& v = version.value();
@@ -419,8 +445,15 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
     if (!platform.empty()) target += (name.empty() ? "?platform=" : "&platform=") + percent_encode(platform);
     // replace, not throw, on invalid UTF-8 (environment values come from clients).
     std::string text = adapted.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, nullptr,
-         [st, operation, done](result<http::response> resp) {
+    // Under the liveness probe: on an Engine that stopped answering, a new session fails within
+    // about twice `http` instead of sitting out containerStart. (Were the Engine only slow, a
+    // container it still makes is an orphan the start-up reaper removes.)
+    auto deliver = std::make_shared<callback<std::string>>(done);
+    auto [create_id, cancel] = watch(st, operation, [deliver](failure f) { (*deliver)(std::move(f)); }, r, ep,
+                                     probe_deadline);
+    send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, cancel,
+         [st, operation, done, create_id = create_id](result<http::response> resp) {
+           if (!st->take_wait(create_id)) return;  // the liveness probe failed it already
            if (!resp) return done(during(operation, resp.error()));
            if (resp->status == 404 && names_absent_image(resp->body)) {
              // Not an Engine fault: the pull policy (docker/image_policy.cpp) decides what follows.
@@ -479,30 +512,19 @@ void engine::wait_container(const std::string& id, callback<std::int64_t> done) 
   const std::string operation = "wait for container " + short_id(id);
   versioned([st, r, ep, probe_deadline, id, operation, done = std::move(done)](result<std::string> version) mutable {
     if (!version) return done(during(operation, version.error()));
-    auto w = std::make_shared<pending_wait>();
-    w->operation = operation;
-    w->done = std::move(done);
-    std::uint64_t wait_id = 0;
-    bool start_probe = false;
-    {
-      std::lock_guard<std::mutex> lock(st->mu);
-      wait_id = st->next_wait++;
-      st->waits.emplace(wait_id, w);
-      start_probe = !std::exchange(st->probing, true);
-    }
+    auto deliver = std::make_shared<callback<std::int64_t>>(std::move(done));
+    auto [wait_id, cancel] = watch(st, operation, [deliver](failure f) { (*deliver)(std::move(f)); }, r, ep,
+                                   probe_deadline);
     std::string target = "/v" + version.value() + "/containers/" + segment(id) + "/wait";
     if (wait_condition_supported(version.value())) target += "?condition=not-running";
-    send(*r, ep, "POST", std::move(target), "", std::chrono::milliseconds{0}, {}, w->cancel,
-         [st, wait_id, operation](result<http::response> resp) {
+    send(*r, ep, "POST", std::move(target), "", std::chrono::milliseconds{0}, {}, cancel,
+         [st, wait_id = wait_id, operation, deliver](result<http::response> resp) {
            // The liveness probe may have failed this wait already.
-           auto mine = st->take_wait(wait_id);
-           if (!mine) return;
-           auto& deliver = mine->done;
-           if (!resp) return deliver(during(operation, resp.error()));
-           if (resp->status != 200) return deliver(api_error(*st, operation, *resp));
-           deliver(answers::read_wait(resp->body, operation));
+           if (!st->take_wait(wait_id)) return;
+           if (!resp) return (*deliver)(during(operation, resp.error()));
+           if (resp->status != 200) return (*deliver)(api_error(*st, operation, *resp));
+           (*deliver)(answers::read_wait(resp->body, operation));
          });
-    if (start_probe) probe_engine(r, ep, probe_deadline, st);
   });
 }
 

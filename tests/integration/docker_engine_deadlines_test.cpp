@@ -109,3 +109,36 @@ TEST_CASE("fake engine: a wait on an Engine that stops answering fails within th
   }
   CHECK(closed);
 }
+
+TEST_CASE("fake engine: a create on an Engine that stops answering fails at the probe, not at containerStart") {
+  // The create is held, and so is the liveness ping; containerStart (30 s) is far away.
+  fake_engine hung(std::vector<std::string>{"", ""});
+  http::reactor reactor(1);
+  docker::engine_timeouts t;
+  t.http = 300ms;  // probes every 1 s, each allowed 300 ms
+  t.container_start = 30s;
+  docker::engine engine(reactor, hung.endpoint(), t);
+  engine.set_api_version("1.41");
+  auto started = std::chrono::steady_clock::now();
+  auto r = sync<std::string>([&](auto cb) { engine.create_container({{"Image", "a/b:t"}}, "", cb); });
+  auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "DOCKER_ENGINE_UNRESPONSIVE");
+  CHECK(r.error().message.find("create container: the Docker Engine at unix://") == 0);
+  CHECK(r.error().message.find("GET /_ping: no complete answer within 300 ms") != std::string::npos);
+  CHECK(took >= 1s);
+  CHECK(took < 4s);
+}
+
+TEST_CASE("fake engine: a create that answers in time is not touched by the probe") {
+  fake_engine slow(std::vector<std::string>{
+      "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n{\"Id\":\"c0ffee\",\"Warnings\":[]}"});
+  http::reactor reactor(1);
+  docker::engine_timeouts t;
+  t.http = 300ms;
+  docker::engine engine(reactor, slow.endpoint(), t);
+  engine.set_api_version("1.41");
+  auto r = sync<std::string>([&](auto cb) { engine.create_container({{"Image", "a/b:t"}}, "", cb); });
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+  CHECK(r.value() == "c0ffee");
+}

@@ -112,15 +112,9 @@ void create(self_ptr self) {
     if (r) caf::anon_send(supervisor, container_created{me, r.value(), slot});
     caf::anon_send(me, cc_step_done{"created", r.ok(), r.ok() ? r.value() : "", r.ok() ? "" : r.error().message});
   };
-  const auto& exec = st.config->docker.execution;
-  auto engine = st.context->engine;
-  auto attempt = [engine, body = std::move(body), name = exec.container_name,
-                  platform = docker::platform_query(exec)](docker::callback<std::string> created) {
-    engine->create_container(body, name, std::move(created), platform);
-  };
   // The pull policy runs around the create: usually the create is the only call.
-  docker::create_under_pull_policy(engine, exec, st.request.connection_id, false, std::move(attempt),
-                                   metrics::time_success<std::string>(metrics::server().container_create_seconds, done));
+  docker::create_under_pull_policy(st.context->engine, st.config->docker.execution, st.request.connection_id, false,
+                                   std::move(body), done);
 }
 
 void start(self_ptr self) {

@@ -160,15 +160,9 @@ void send_create(self_ptr self, const nlohmann::json* image_config) {
       caf::anon_send(me, io_created{false, "", r.error().message, nullptr});
     }
   };
-  const auto& exec = st.config->docker.execution;
-  auto engine = st.context->engine;
-  auto attempt = [engine, body = std::move(body), name = exec.container_name,
-                  platform = docker::platform_query(exec)](docker::callback<std::string> created) {
-    engine->create_container(body, name, std::move(created), platform);
-  };
   // The pull policy runs around the create: usually the create is the only call.
-  docker::create_under_pull_policy(engine, exec, st.request.connection_id, st.image_ready, std::move(attempt),
-                                   metrics::time_success<std::string>(metrics::server().container_create_seconds, done));
+  docker::create_under_pull_policy(st.context->engine, st.config->docker.execution, st.request.connection_id, st.image_ready,
+                                   std::move(body), done);
 }
 
 /// A TTY session starts its program through the guest helper, which sets the terminal size first

@@ -114,15 +114,20 @@ void count_config_server_attempt(bool ok);
 /// above 128 the Engine reports for one), "start_failed" (the container could not run it).
 std::string_view exit_class(int exit_code, bool by_signal);
 
+/// Every failure is the Engine's (see count_docker_call).
+inline bool any_failure(const failure&) { return true; }
+
 /// Wraps a Docker Engine callback so that the call counts: cssh_docker_requests_total and
-/// containerssh_backend_requests_total now, the *_errors_total when it completes with a failure.
+/// containerssh_backend_requests_total now, the *_errors_total when it completes with a failure
+/// that `engine_fault` says is one (an answer the caller expects, like a create's absent image
+/// under a pull policy, is not).
 template <class T, class Callback>
-auto count_docker_call(std::string_view endpoint, Callback done) {
+auto count_docker_call(std::string_view endpoint, Callback done, bool (*engine_fault)(const failure&) = any_failure) {
   auto& cells = server().docker_endpoint(endpoint);
   cells.requests.inc();
   cells.backend_requests.inc();
-  return [&cells, done = std::move(done)](result<T> r) mutable {
-    if (!r.ok()) {
+  return [&cells, engine_fault, done = std::move(done)](result<T> r) mutable {
+    if (!r.ok() && engine_fault(r.error())) {
       cells.errors.inc();
       cells.backend_errors.inc();
     }

@@ -17,7 +17,7 @@ namespace cssh::docker {
 /// A call the liveness probe may have to fail: a container wait (no deadline of its own) or a
 /// create (whose containerStart deadline is long; a new session on a frozen Engine should not sit
 /// it out).
-struct pending_wait {
+struct watched_call {
   std::string operation;
   std::function<void(failure)> give_up;  // delivers the probe's failure to the caller
   std::shared_ptr<http::cancellation> cancel = std::make_shared<http::cancellation>();
@@ -30,17 +30,18 @@ struct engine::state {
   /// Create-body fields dropped for an old API, each warned about once.
   std::set<std::string> warned_drops;
   // Liveness probing while waits or creates are outstanding (see probe_engine).
-  std::map<std::uint64_t, std::shared_ptr<pending_wait>> waits;
-  std::uint64_t next_wait = 1;
+  std::map<std::uint64_t, std::shared_ptr<watched_call>> watched;
+  std::uint64_t next_watched = 1;
   bool probing = false;
 
-  /// Removes the wait and returns it if it was still pending (exactly one caller wins).
-  std::shared_ptr<pending_wait> take_wait(std::uint64_t id) {
+  /// Removes the watched call and returns it if it was still pending (exactly one of its answer
+  /// and the probe wins).
+  std::shared_ptr<watched_call> take_watched(std::uint64_t id) {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = waits.find(id);
-    if (it == waits.end()) return nullptr;
+    auto it = watched.find(id);
+    if (it == watched.end()) return nullptr;
     auto w = std::move(it->second);
-    waits.erase(it);
+    watched.erase(it);
     return w;
   }
 };
@@ -169,7 +170,7 @@ void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds
   http::async_delay(*r, interval, [r, ep, deadline, st](bool fired) {
     {
       std::lock_guard<std::mutex> lock(st->mu);
-      if (!fired || st->waits.empty()) {
+      if (!fired || st->watched.empty()) {
         st->probing = false;
         return;
       }
@@ -177,10 +178,10 @@ void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds
     send(*r, ep, "GET", "/_ping", "", deadline, {}, nullptr, [r, ep, deadline, st](result<http::response> ping) {
       if (ping && ping->status == 200) return probe_engine(r, ep, deadline, st);
       std::string why = ping ? engine_error("GET /_ping", *ping).message : ping.error().message;
-      std::map<std::uint64_t, std::shared_ptr<pending_wait>> failed;
+      std::map<std::uint64_t, std::shared_ptr<watched_call>> failed;
       {
         std::lock_guard<std::mutex> lock(st->mu);
-        failed.swap(st->waits);
+        failed.swap(st->watched);
         st->probing = false;
       }
       if (!failed.empty()) {
@@ -199,21 +200,22 @@ void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds
 }
 
 /// Puts a call under the liveness probe (starting the probe when none runs): its id for
-/// take_wait, and the cancellation to send it with.
+/// take_watched, and the cancellation to send it with. A failed probe delivers to `deliver`.
+template <class T>
 std::pair<std::uint64_t, std::shared_ptr<http::cancellation>> watch(const std::shared_ptr<engine::state>& st,
                                                                      std::string operation,
-                                                                     std::function<void(failure)> give_up,
+                                                                     std::shared_ptr<callback<T>> deliver,
                                                                      http::reactor* r, const http::endpoint& ep,
                                                                      std::chrono::milliseconds probe_deadline) {
-  auto w = std::make_shared<pending_wait>();
+  auto w = std::make_shared<watched_call>();
   w->operation = std::move(operation);
-  w->give_up = std::move(give_up);
+  w->give_up = [deliver](failure f) { (*deliver)(std::move(f)); };
   std::uint64_t id = 0;
   bool start_probe = false;
   {
     std::lock_guard<std::mutex> lock(st->mu);
-    id = st->next_wait++;
-    st->waits.emplace(id, w);
+    id = st->next_watched++;
+    st->watched.emplace(id, w);
     start_probe = !std::exchange(st->probing, true);
   }
   if (start_probe) probe_engine(r, ep, probe_deadline, st);
@@ -448,12 +450,12 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
     // Under the liveness probe: on an Engine that stopped answering, a new session fails within
     // about twice `http` instead of sitting out containerStart. (Were the Engine only slow, a
     // container it still makes is an orphan the start-up reaper removes.)
-    auto deliver = std::make_shared<callback<std::string>>(done);
-    auto [create_id, cancel] = watch(st, operation, [deliver](failure f) { (*deliver)(std::move(f)); }, r, ep,
-                                     probe_deadline);
+    auto deliver = std::make_shared<callback<std::string>>(std::move(done));
+    auto [create_id, cancel] = watch(st, operation, deliver, r, ep, probe_deadline);
     send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, cancel,
-         [st, operation, done, create_id = create_id](result<http::response> resp) {
-           if (!st->take_wait(create_id)) return;  // the liveness probe failed it already
+         [st, operation, deliver, create_id = create_id](result<http::response> resp) {
+           if (!st->take_watched(create_id)) return;  // the liveness probe failed it already
+           auto& done = *deliver;
            if (!resp) return done(during(operation, resp.error()));
            if (resp->status == 404 && names_absent_image(resp->body)) {
              // Not an Engine fault: the pull policy (docker/image_policy.cpp) decides what follows.
@@ -513,14 +515,13 @@ void engine::wait_container(const std::string& id, callback<std::int64_t> done) 
   versioned([st, r, ep, probe_deadline, id, operation, done = std::move(done)](result<std::string> version) mutable {
     if (!version) return done(during(operation, version.error()));
     auto deliver = std::make_shared<callback<std::int64_t>>(std::move(done));
-    auto [wait_id, cancel] = watch(st, operation, [deliver](failure f) { (*deliver)(std::move(f)); }, r, ep,
-                                   probe_deadline);
+    auto [wait_id, cancel] = watch(st, operation, deliver, r, ep, probe_deadline);
     std::string target = "/v" + version.value() + "/containers/" + segment(id) + "/wait";
     if (wait_condition_supported(version.value())) target += "?condition=not-running";
     send(*r, ep, "POST", std::move(target), "", std::chrono::milliseconds{0}, {}, cancel,
          [st, wait_id = wait_id, operation, deliver](result<http::response> resp) {
            // The liveness probe may have failed this wait already.
-           if (!st->take_wait(wait_id)) return;
+           if (!st->take_watched(wait_id)) return;
            if (!resp) return (*deliver)(during(operation, resp.error()));
            if (resp->status != 200) return (*deliver)(api_error(*st, operation, *resp));
            (*deliver)(answers::read_wait(resp->body, operation));

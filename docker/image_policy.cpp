@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
+#include "docker/container_spec.hpp"
 #include "docker/registry_auth.hpp"
 
 namespace cssh::docker {
@@ -25,20 +26,8 @@ failure absent_under_never(const std::string& image) {
 
 bool image_absent(const result<std::string>& r) { return !r.ok() && r.error().code == "DOCKER_IMAGE_ABSENT"; }
 
-/// count_docker_call for a create, except that an absent image (which the policy handles) is
-/// counted as a request, not as an Engine error.
-callback<std::string> count_create(callback<std::string> done) {
-  auto& cells = metrics::server().docker_endpoint("container_create");
-  cells.requests.inc();
-  cells.backend_requests.inc();
-  return [&cells, done = std::move(done)](result<std::string> r) mutable {
-    if (!r.ok() && !image_absent(r)) {
-      cells.errors.inc();
-      cells.backend_errors.inc();
-    }
-    done(std::move(r));
-  };
-}
+/// An absent image is the answer the pull policy waits for, not an Engine error.
+bool create_fault(const failure& f) { return f.code != "DOCKER_IMAGE_ABSENT"; }
 
 }  // namespace
 
@@ -57,23 +46,30 @@ void ensure_image(std::shared_ptr<engine> e, const config::docker_execution_conf
 }
 
 void create_under_pull_policy(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
-                              const std::string& connection_id, bool image_ready, create_attempt attempt,
+                              const std::string& connection_id, bool image_ready, nlohmann::json body,
                               callback<std::string> done) {
-  if (image_ready) return attempt(count_create(std::move(done)));
+  auto attempt = [e, body = std::move(body), name = exec.container_name,
+                  platform = platform_query(exec)](callback<std::string> created) {
+    e->create_container(body, name, metrics::count_docker_call<std::string>("container_create", std::move(created),
+                                                                             create_fault),
+                        platform);
+  };
+  done = metrics::time_success<std::string>(metrics::server().container_create_seconds, std::move(done));
+  if (image_ready) return attempt(std::move(done));
   if (exec.pull_policy == config::image_pull_policy::always) {
     return pull(e, exec, connection_id, [attempt, done](result<void> r) {
       if (!r) return done(r.error());
-      attempt(count_create(done));
+      attempt(done);
     });
   }
-  attempt(count_create([e, exec, connection_id, attempt, done](result<std::string> r) {
+  attempt([e, exec, connection_id, attempt, done](result<std::string> r) {
     if (!image_absent(r)) return done(std::move(r));
     if (exec.pull_policy == config::image_pull_policy::never) return done(absent_under_never(exec.container.image));
     pull(e, exec, connection_id, [attempt, done](result<void> pulled) {
       if (!pulled) return done(pulled.error());
-      attempt(count_create(done));  // a second "No such image" now is the Engine's answer to report
+      attempt(done);  // a second "No such image" now is the Engine's answer to report
     });
-  }));
+  });
 }
 
 }  // namespace cssh::docker

@@ -8,8 +8,8 @@
 // image_inspect, image_pull and container_create (a create that found no image under
 // IfNotPresent or Never is not counted as an Engine error: it did what was asked).
 
-#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "config/app_config.hpp"
@@ -23,15 +23,12 @@ namespace cssh::docker {
 void ensure_image(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
                   const std::string& connection_id, callback<void> done);
 
-/// One container create: calls back with the id, or a failure (DOCKER_IMAGE_ABSENT when the
-/// Engine has no such image). May be called twice.
-using create_attempt = std::function<void(callback<std::string>)>;
-
-/// Creates a container under the pull policy (see above). `image_ready`: ensure_image already
-/// ran, so the create is the only call. `done` gets the container id or a failure that names
-/// the image and the step.
+/// Creates a container from `body` (named and placed as `exec` says) under the pull policy
+/// (see above), timed in cssh_container_create_seconds. `image_ready`: ensure_image already ran,
+/// so the create is the only call. `done` gets the container id or a failure that names the
+/// image and the step.
 void create_under_pull_policy(std::shared_ptr<engine> e, const config::docker_execution_config& exec,
-                              const std::string& connection_id, bool image_ready, create_attempt attempt,
+                              const std::string& connection_id, bool image_ready, nlohmann::json body,
                               callback<std::string> done);
 
 }  // namespace cssh::docker

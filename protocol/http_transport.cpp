@@ -1,7 +1,6 @@
 // The reactor (I/O threads) and what every HTTP exchange shares: connect, deadline, cancellation.
 
 #include "protocol/http_transport.hpp"
-#include "common/thread_name.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -11,6 +10,7 @@
 #include <type_traits>
 
 #include "common/log.hpp"
+#include "common/thread_name.hpp"
 
 namespace cssh::http {
 

@@ -1,5 +1,4 @@
 #include "protocol/ssh_listener.hpp"
-#include "common/thread_name.hpp"
 
 #include <fcntl.h>
 #include <libssh/libssh.h>
@@ -19,6 +18,7 @@
 
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
+#include "common/thread_name.hpp"
 #include "protocol/proxy_header_reader.hpp"
 #include "protocol/ssh_algorithms.hpp"
 #include "protocol/ssh_session_driver.hpp"

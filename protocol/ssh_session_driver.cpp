@@ -1,5 +1,4 @@
 #include "protocol/ssh_session_driver.hpp"
-#include "common/thread_name.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
+#include "common/thread_name.hpp"
 #include "protocol/ssh_session_internal.hpp"
 
 namespace cssh::ssh {

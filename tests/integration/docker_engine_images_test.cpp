@@ -211,9 +211,7 @@ policy_run run_policy(cssh::config::image_pull_policy policy, std::vector<std::s
   exec.pull_policy = policy;
   policy_run run;
   run.outcome = sync<std::string>([&](auto cb) {
-    docker::create_under_pull_policy(
-        engine, exec, "conn-1", image_ready,
-        [engine](docker::callback<std::string> done) { engine->create_container({{"Image", "a/b:t"}}, "", done); }, cb);
+    docker::create_under_pull_policy(engine, exec, "conn-1", image_ready, {{"Image", "a/b:t"}}, cb);
   });
   for (const auto& head : fake.heads()) {
     auto line = head.substr(0, head.find("\r\n"));

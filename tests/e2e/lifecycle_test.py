@@ -16,6 +16,9 @@ Server S (shutdownTimeout 4s, health on), SIGTERM while two sessions run:
 - the process exits 0 and none of its containers remain.
 Server Q: SIGTERM with no session exits at once; with one session, a second SIGTERM ends the
 wait early.
+Server P, pinned to one CPU with taskset: SERVER_WORKERS says 1 usable CPU (from the affinity
+mask) and 2 actor workers, and the daemon's threads carry their names (cssh-listener,
+cssh-reactor, and cssh-session while a session runs).
 """
 
 import asyncio
@@ -199,6 +202,42 @@ def test_quick_stops(binary, tmp, webhook):
         remove_containers(server.instance)
 
 
+def thread_names(pid):
+    names = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                names.add(f.read().strip())
+        except OSError:
+            pass
+    return names
+
+
+def test_pinned_workers(binary, tmp, webhook):
+    server = Server(binary, tmp, "pinned", webhook.port)
+    server.launcher = ("taskset", "-c", "0")
+    server.start()
+    try:
+        lines = server.log_lines("SERVER_WORKERS")
+        entry = lines[-1] if lines else {}
+        details = entry.get("details", {})
+        check(details.get("usableCpus") == 1 and details.get("cpuSource") == "affinity" and
+              entry.get("message", "").startswith("2 actor worker threads"),
+              "pinned to one CPU: SERVER_WORKERS counts 1 usable CPU from the affinity mask, and runs 2 workers",
+              repr(entry))
+        session = Timed(server.port, "sleep 4", user="pinned")
+        check(wait_until(lambda: len(server.containers()) == 1, 15), "the pinned server runs a session")
+        names = thread_names(server.proc.pid)
+        check({"cssh-listener", "cssh-reactor", "cssh-session"} <= names, "the daemon's threads are named",
+              str(sorted(names)))
+        session.join()
+        check(session.proc.returncode == 0, "the pinned server's session ends normally",
+              f"exit {session.proc.returncode}: {session.err[-300:]!r}")
+    finally:
+        server.stop()
+        remove_containers(server.instance)
+
+
 def main():
     binary = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="cssh-lifecycle-")
@@ -207,6 +246,7 @@ def main():
         test_timeouts(binary, tmp, webhook)
         test_shutdown(binary, tmp, webhook)
         test_quick_stops(binary, tmp, webhook)
+        test_pinned_workers(binary, tmp, webhook)
     finally:
         webhook.close()
     finish("e2e_lifecycle")

@@ -227,6 +227,7 @@ class ServerProcess:
 
     listen_timeout = 60
     stop_timeout = 60
+    launcher = ()  # a command the binary runs under, e.g. ("taskset", "-c", "0")
 
     def __init__(self, binary, directory, name):
         self.binary = binary
@@ -244,7 +245,7 @@ class ServerProcess:
 
     def start(self):
         listening = self.log_text().count("SSH_LISTENING") + 1
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=open(self.log, "a"),
+        self.proc = subprocess.Popen([*self.launcher, self.binary, "--config", self.config], stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + self.listen_timeout
         while self.log_text().count("SSH_LISTENING") < listening:

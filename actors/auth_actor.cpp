@@ -6,21 +6,15 @@
 #include <vector>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/webhook_reply.hpp"
 #include "auth/users_file_backend.hpp"
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
-#include "protocol/webhook_client.hpp"
+#include "protocol/webhook/auth_webhook.hpp"
+#include "protocol/webhook/client.hpp"
 
 namespace cssh::actors {
 namespace {
-
-// A webhook call's outcome, carried from the reactor thread back into the actor.
-struct webhook_done {
-  std::uint64_t id = 0;
-  bool ok = false;
-  std::string body;
-  failure error;
-};
 
 // Work for the users-file workers (crypt(3) blocks, so it runs on their own threads).
 struct file_password_job {
@@ -35,7 +29,6 @@ struct file_key_job {
 }  // namespace
 }  // namespace cssh::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::webhook_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::file_password_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::file_key_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::auth::file_verdict)
@@ -43,7 +36,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::auth::file_verdict)
 namespace cssh::actors {
 namespace {
 
-using auth_actor_impl = auth_actor::extend<caf::reacts_to<webhook_done>>;
+using auth_actor_impl = auth_actor::extend<caf::reacts_to<webhook_reply>>;
 
 using file_worker = caf::typed_actor<caf::replies_to<file_password_job>::with<auth::file_verdict>,
                                      caf::replies_to<file_key_job>::with<auth::file_verdict>>;
@@ -84,7 +77,7 @@ struct auth_state {
 
 using self_ptr = auth_actor_impl::stateful_pointer<auth_state>;
 
-nlohmann::json details_of(const auth_webhook::login_context& login, const char* method) {
+nlohmann::json details_of(const login_context& login, const char* method) {
   return {{"username", login.username}, {"connectionId", login.connection_id}, {"method", method}};
 }
 
@@ -109,40 +102,23 @@ void call_webhook(self_ptr self, const std::shared_ptr<const webhook::client>& c
     auto d = log_details;
     d["attempt"] = f.attempt;
     d["endpoint"] = path;
-    std::string what = f.will_retry ? "; retrying in " + std::to_string(f.retry_in.count()) + " ms" : "; giving up";
-    log::warning("AUTH_WEBHOOK_ATTEMPT_FAILED", "webhook call failed: " + f.reason + what, d);
+    log::warning("AUTH_WEBHOOK_ATTEMPT_FAILED", "webhook call failed: " + describe_attempt(f), d);
   };
-  auto me = caf::actor_cast<caf::actor>(self);
-  webhook::post(*st.reactor, client, std::move(c), [me, id](result<std::string> r) {
-    if (r.ok()) metrics::count_auth_server_attempt(true);  // failed attempts counted above
-    webhook_done done;
-    done.id = id;
-    done.ok = r.ok();
-    if (r.ok()) {
-      done.body = std::move(r.value());
-    } else {
-      done.error = r.error();
-    }
-    caf::anon_send(me, std::move(done));
-  });
+  post_webhook(*st.reactor, client, std::move(c), caf::actor_cast<caf::actor>(self), id,
+               [] { metrics::count_auth_server_attempt(true); });
 }
 
-/// The last step of every successful authentication: `auth.authz`, when configured.
-void authorize_then_deliver(self_ptr self, auth_webhook::login_context login, auth_verdict verdict,
-                            login_deadline deadline, const char* method,
-                            caf::typed_response_promise<auth_verdict> promise) {
+/// `auth.authz`: may the authenticated user log in? Without it configured, yes at once.
+caf::result<auth_verdict> authorize(self_ptr self, authz_check c) {
+  auth_verdict verdict;
+  verdict.success = true;
   auto& st = self->state;
-  if (!verdict.success || !st.backends.authz) {
-    promise.deliver(std::move(verdict));
-    return;
-  }
-  const std::string authenticated =
-      verdict.authenticated_username.empty() ? login.username : verdict.authenticated_username;
-  login.meta = verdict.meta;
-  auto details = details_of(login, method);
-  details["authenticatedUsername"] = authenticated;
-  call_webhook(self, st.backends.authz, "/authz", auth_webhook::encode_authz_request(login, authenticated), deadline,
-               details, [=](result<std::string> r) mutable {
+  if (!st.backends.authz) return verdict;
+  auto promise = self->make_response_promise<auth_verdict>();
+  auto details = details_of(c.login, c.method);
+  details["authenticatedUsername"] = c.authenticated_username;
+  call_webhook(self, st.backends.authz, "/authz", auth_webhook::encode_authz_request(c.login, c.authenticated_username),
+               effective_deadline(self, c.deadline), details, [=](result<std::string> r) mutable {
                  if (!r) {
                    log::warning("AUTHZ_WEBHOOK_FAILED", "authorization webhook failed: " + r.error().message, details);
                    promise.deliver(denied("authorization webhook failed: " + r.error().message));
@@ -159,17 +135,19 @@ void authorize_then_deliver(self_ptr self, auth_webhook::login_context login, au
                    promise.deliver(denied("the authorization webhook refused the login"));
                    return;
                  }
-                 verdict.meta.merge(answer->meta);
-                 if (!answer->authenticated_username.empty())
-                   verdict.authenticated_username = answer->authenticated_username;
-                 promise.deliver(std::move(verdict));
+                 auth_verdict allowed;
+                 allowed.success = true;
+                 allowed.meta = std::move(answer->meta);
+                 allowed.authenticated_username = answer->authenticated_username;
+                 promise.deliver(std::move(allowed));
                });
+  return promise;
 }
 
 /// Checks one credential against the method's backend.
 template <class Job>
 caf::result<auth_verdict> check(self_ptr self, method_backend& backend, const std::string& endpoint,
-                                std::string body, Job job, auth_webhook::login_context login,
+                                std::string body, Job job, login_context login,
                                 login_deadline deadline) {
   if (!backend.webhook && !backend.file) return denied(backend.unusable);
   auto promise = self->make_response_promise<auth_verdict>();
@@ -191,7 +169,7 @@ caf::result<auth_verdict> check(self_ptr self, method_backend& backend, const st
               verdict.success = true;
               verdict.image = v.image;
               for (auto& [name, value] : v.environment) verdict.meta.environment[name] = {value, false};
-              authorize_then_deliver(self, login, std::move(verdict), deadline, method, promise);
+              promise.deliver(std::move(verdict));
             },
             [=](caf::error& err) mutable {
               promise.deliver(denied("users file worker failed: " + self->system().render(err)));
@@ -220,14 +198,14 @@ caf::result<auth_verdict> check(self_ptr self, method_backend& backend, const st
                  verdict.success = true;
                  verdict.authenticated_username = answer->authenticated_username;
                  verdict.meta = std::move(answer->meta);
-                 authorize_then_deliver(self, login, std::move(verdict), deadline, method, promise);
+                 promise.deliver(std::move(verdict));
                });
   return promise;
 }
 
-auth_webhook::login_context login_of(const std::string& username, const std::string& remote_address,
+login_context login_of(const std::string& username, const std::string& remote_address,
                                      const std::string& connection_id, const std::string& client_version) {
-  auth_webhook::login_context login;
+  login_context login;
   login.username = username;
   login.remote_address = remote_address;
   login.connection_id = connection_id;
@@ -259,17 +237,14 @@ auth_actor_impl::behavior_type auth_behavior(self_ptr self, std::shared_ptr<http
         return check(self, self->state.backends.public_key, "/pubkey", std::move(body),
                      file_key_job{c.username, c.public_key}, login, effective_deadline(self, c.deadline));
       },
-      [=](webhook_done& done) {
+      [=](authz_check& c) -> caf::result<auth_verdict> { return authorize(self, std::move(c)); },
+      [=](webhook_reply& done) {
         auto& s = self->state;
         auto it = s.pending.find(done.id);
         if (it == s.pending.end()) return;
         auto then = std::move(it->second);
         s.pending.erase(it);
-        if (done.ok) {
-          then(std::move(done.body));
-        } else {
-          then(std::move(done.error));
-        }
+        then(std::move(done.body));
       },
   };
 }

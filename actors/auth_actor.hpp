@@ -4,11 +4,14 @@
 // Each method (password, public key) goes to its configured backend: the ContainerSSH webhook
 // (POST {url}/password or /pubkey, retried with back-off until the login's deadline) or the
 // built-in users file (checked on detached worker threads, since crypt(3) blocks). After a
-// successful authentication, `auth.authz` (POST {url}/authz) may still refuse the login.
+// successful authentication, `auth.authz` (POST {url}/authz) may still refuse the login: that is
+// a step of its own (authz_check), asked by the login sequence (login_sequence.hpp).
 //
 // accepts  password_check            -> replies auth_verdict
 //          pubkey_check              -> replies auth_verdict   (the signature is already verified)
-// internal webhook_done (from the HTTP reactor thread); file checks go to its worker actors
+//          authz_check               -> replies auth_verdict   (success at once without auth.authz)
+// internal webhook_reply (webhook_reply.hpp, from the HTTP reactor thread); file checks go to its
+//          worker actors
 
 #include <caf/all.hpp>
 #include <chrono>
@@ -18,8 +21,8 @@
 
 #include "common/result.hpp"
 #include "config/app_config.hpp"
-#include "protocol/auth_webhook.hpp"
-#include "protocol/http_client.hpp"
+#include "common/login_context.hpp"
+#include "protocol/http/client.hpp"
 
 namespace cssh::actors {
 
@@ -45,13 +48,21 @@ struct pubkey_check {
   login_deadline deadline{};
 };
 
+/// May the authenticated user log in (auth.authz)? `login.meta` holds what authentication gathered.
+struct authz_check {
+  login_context login;
+  std::string authenticated_username;
+  const char* method = "";  // "password" / "publickey", for the log
+  login_deadline deadline{};
+};
+
 struct auth_verdict {
   bool success = false;
   std::string reason;  // why not, for the log (never contains the password)
   /// The name the backend says the user is (ContainerSSH's authenticatedUsername); empty = as typed.
   std::string authenticated_username;
   /// metadata, environment and files from the answers (authentication, then authorization).
-  auth_webhook::connection_metadata meta;
+  connection_metadata meta;
   /// The users file's per-user image; empty = the configuration's.
   std::string image;
   /// Set by the connection actor on success: the connection's configuration (the config
@@ -67,7 +78,8 @@ inline auth_verdict denied(std::string reason) {
 }
 
 using auth_actor = caf::typed_actor<caf::replies_to<password_check>::with<auth_verdict>,
-                                    caf::replies_to<pubkey_check>::with<auth_verdict>>;
+                                    caf::replies_to<pubkey_check>::with<auth_verdict>,
+                                    caf::replies_to<authz_check>::with<auth_verdict>>;
 
 /// Builds every backend first (webhook URLs and TLS settings, users files with their hashes):
 /// a configuration that cannot work fails here, before the server listens. `warnings` gets
@@ -79,4 +91,5 @@ result<auth_actor> spawn_auth_actor(caf::actor_system& system, std::shared_ptr<h
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::password_check)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::pubkey_check)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::authz_check)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::auth_verdict)

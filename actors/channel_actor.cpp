@@ -6,14 +6,14 @@
 #include "actors/actor_metrics.hpp"
 #include "actors/docker_io_actor.hpp"
 #include "actors/exec_io_actor.hpp"
+#include "actors/exit_codes.hpp"
 #include "actors/session_metrics.hpp"
 #include "common/log.hpp"
 #include "docker/container_spec.hpp"
-#include "protocol/ssh_signals.hpp"
+#include "protocol/ssh/signals.hpp"
 
 namespace cssh::actors {
 namespace {
-
 
 struct channel_state {
   context_ptr context;
@@ -26,58 +26,12 @@ struct channel_state {
   std::optional<std::pair<unsigned, unsigned>> size;  // cols, rows
   bool pty = false;
   std::vector<std::string> env;
-  std::optional<docker_io_actor> io;
+  std::optional<io_actor> io;
   bool program_requested = false;
   bool done = false;  // exit reported; waiting for the client's CLOSE
 };
 
 using self_ptr = channel_actor::stateful_pointer<channel_state>;
-
-std::string ip_of(const std::string& address) {
-  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
-  auto colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
-}
-
-std::string port_of(const std::string& address) {
-  auto colon = address.rfind(':');
-  return colon == std::string::npos ? "0" : address.substr(colon + 1);
-}
-
-/// The argv for a request, or nullopt with a reason when the request cannot be served.
-std::optional<std::vector<std::string>> program_argv(const config::docker_execution_config& exec,
-                                                     const ch_program& req, std::string& refusal) {
-  // The session thread refuses these by the file's configuration already; a configuration
-  // server may have disabled them for this connection only.
-  if ((req.kind == ssh::program_kind::exec && exec.disable_command) ||
-      (req.kind == ssh::program_kind::shell && exec.disable_shell) ||
-      (req.kind == ssh::program_kind::subsystem && exec.disable_subsystem)) {
-    refusal = std::string(req.kind == ssh::program_kind::exec    ? "command execution"
-                          : req.kind == ssh::program_kind::shell ? "shell access"
-                                                                 : "subsystems") +
-              " is disabled on this server";
-    return std::nullopt;
-  }
-  switch (req.kind) {
-    case ssh::program_kind::exec:
-      return docker::command_to_argv(req.argument);
-    case ssh::program_kind::shell:
-      // The seed: container.cmd is respected in session mode; else shellCommand. In connection
-      // mode the container runs idleCommand, and a shell is always shellCommand.
-      if (exec.mode == config::execution_mode::session && !exec.container.cmd.empty())
-        return std::vector<std::string>{};
-      return exec.shell_command;
-    case ssh::program_kind::subsystem: {
-      auto it = exec.subsystems.find(req.argument);
-      if (it == exec.subsystems.end()) {
-        refusal = "subsystem \"" + req.argument + "\" is not configured";
-        return std::nullopt;
-      }
-      return docker::command_to_argv(it->second);
-    }
-  }
-  return std::nullopt;
-}
 
 void finish_with(self_ptr self, int exit_code) {
   auto& st = self->state;
@@ -110,20 +64,12 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         s.program_requested = true;
         const auto& exec = s.info.config->docker.execution;
         count_session(exec.mode, msg.kind);
-        std::string refusal;
-        auto argv = program_argv(exec, msg, refusal);
-        if (!argv) {
-          s.session->write(s.ch, ssh::output_stream::stderr_stream, refusal + "\r\n");
-          count_exit(127, false);
-          finish_with(self, 127);
-          return;
-        }
         docker::session_request req;
         req.connection_id = s.info.connection_id;
         req.username = s.info.username;
         req.remote_ip = ip_of(s.info.remote_address);
         req.instance_id = s.context->instance_id;
-        req.command = std::move(*argv);
+        req.command = std::move(msg.argv);
         req.tty = s.pty;
         req.term = s.term;
         req.env = s.env;
@@ -155,9 +101,9 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         auto io = s.info.container
                       ? spawn_exec_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
                                             *s.info.container, caf::actor_cast<channel_actor>(self),
-                                            relay_target{s.session, s.ch})
+                                            relay_target{s.session, s.ch, msg.input})
                       : spawn_docker_io_actor(*s.context->system, s.context, s.info.config, std::move(req),
-                                              caf::actor_cast<channel_actor>(self), relay_target{s.session, s.ch},
+                                              caf::actor_cast<channel_actor>(self), relay_target{s.session, s.ch, msg.input},
                                               s.supervisor);
         if (s.size) self->send(io, io_resize{s.size->second, s.size->first});
         s.io = io;
@@ -175,21 +121,6 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
           return;
         }
         if (s.io) self->send(*s.io, io_signal{msg.name});
-      },
-      [=](ch_data& msg) {
-        auto& s = self->state;
-        metrics::server().session_bytes_in.inc(msg.bytes.size());
-        if (s.io) {
-          self->send(*s.io, io_stdin{std::move(msg.bytes)});
-        } else {
-          // Data before a program exists has nowhere to go (OpenSSH drops it too); the
-          // client's window must not shrink for it.
-          s.session->input_consumed(s.ch, msg.bytes.size());
-        }
-      },
-      [=](ch_eof&) {
-        auto& s = self->state;
-        if (s.io) self->send(*s.io, io_stdin_eof{});
       },
       [=](ch_closed&) {
         auto& s = self->state;
@@ -214,9 +145,9 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
       },
       [=](program_failed& msg) {
         auto& s = self->state;
-        s.session->write(s.ch, ssh::output_stream::stderr_stream, msg.message + "\r\n");
+        s.session->write(s.ch, ssh::output_stream::stderr_stream, msg.why.message + "\r\n");
         count_start_failure();
-        finish_with(self, msg.exit_code);
+        finish_with(self, exit_code_for(msg.why));
       },
   };
 }

@@ -3,31 +3,24 @@
 #include <unordered_map>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/webhook_reply.hpp"
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
 #include "config/loader.hpp"
-#include "protocol/config_webhook.hpp"
-#include "protocol/webhook_client.hpp"
+#include "protocol/webhook/config_webhook.hpp"
+#include "protocol/webhook/client.hpp"
 
 namespace cssh::actors {
 namespace {
-
-struct config_webhook_done {
-  std::uint64_t id = 0;
-  bool ok = false;
-  std::string body;
-  failure error;
-};
 
 }  // namespace
 }  // namespace cssh::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::config_webhook_done)
 
 namespace cssh::actors {
 namespace {
 
-using config_fetch_impl = config_fetch_actor::extend<caf::reacts_to<config_webhook_done>>;
+using config_fetch_impl = config_fetch_actor::extend<caf::reacts_to<webhook_reply>>;
 
 struct pending_fetch {
   caf::typed_response_promise<config_answer> promise;
@@ -114,26 +107,14 @@ config_fetch_impl::behavior_type fetch_behavior(self_ptr self, std::shared_ptr<h
           metrics::count_config_server_attempt(false);
           auto d = details;
           d["attempt"] = f.attempt;
-          std::string what = f.will_retry ? "; retrying in " + std::to_string(f.retry_in.count()) + " ms" : "; giving up";
-          log::warning("CONFIG_SERVER_ATTEMPT_FAILED", "configuration server call failed: " + f.reason + what, d);
+          log::warning("CONFIG_SERVER_ATTEMPT_FAILED", "configuration server call failed: " + describe_attempt(f), d);
         };
         s.pending.emplace(id, pending_fetch{promise, std::move(req)});
-        auto me = caf::actor_cast<caf::actor>(self);
-        webhook::post(*s.reactor, s.client, std::move(c), [me, id](result<std::string> r) {
-          if (r.ok()) metrics::count_config_server_attempt(true);  // failed attempts counted above
-          config_webhook_done done;
-          done.id = id;
-          done.ok = r.ok();
-          if (r.ok()) {
-            done.body = std::move(r.value());
-          } else {
-            done.error = r.error();
-          }
-          caf::anon_send(me, std::move(done));
-        });
+        post_webhook(*s.reactor, s.client, std::move(c), caf::actor_cast<caf::actor>(self), id,
+                     [] { metrics::count_config_server_attempt(true); });
         return promise;
       },
-      [=](config_webhook_done& done) {
+      [=](webhook_reply& done) {
         auto& s = self->state;
         auto it = s.pending.find(done.id);
         if (it == s.pending.end()) return;
@@ -141,16 +122,16 @@ config_fetch_impl::behavior_type fetch_behavior(self_ptr self, std::shared_ptr<h
         s.pending.erase(it);
         nlohmann::json details{{"username", p.request.login.username},
                                {"connectionId", p.request.login.connection_id}};
-        config_answer answer = done.ok ? apply_answer(self, p, done.body, details)
-                                       : refused("the configuration server failed: " + done.error.message);
+        config_answer answer = done.body ? apply_answer(self, p, done.body.value(), details)
+                                         : refused("the configuration server failed: " + done.body.error().message);
         if (answer.ok) {
           log::debug("CONFIG_SERVER_ANSWERED", "per-connection configuration received",
                      {{"username", p.request.login.username},
                       {"connectionId", p.request.login.connection_id},
                       {"image", answer.config->docker.execution.container.image},
-                      {"metadata", auth_webhook::loggable(answer.meta.metadata)},
-                      {"environment", auth_webhook::loggable(answer.meta.environment)},
-                      {"files", auth_webhook::loggable_files(answer.meta.files)}});
+                      {"metadata", loggable(answer.meta.metadata)},
+                      {"environment", loggable(answer.meta.environment)},
+                      {"files", loggable_files(answer.meta.files)}});
         }
         p.promise.deliver(std::move(answer));
       },

@@ -7,7 +7,7 @@
 // applies that image.
 //
 // accepts config_request -> replies config_answer
-// internal config_webhook_done (from the HTTP reactor thread)
+// internal webhook_reply (webhook_reply.hpp, from the HTTP reactor thread)
 
 #include <caf/all.hpp>
 #include <chrono>
@@ -17,14 +17,14 @@
 
 #include "common/result.hpp"
 #include "config/app_config.hpp"
-#include "protocol/auth_webhook.hpp"
-#include "protocol/http_client.hpp"
+#include "common/login_context.hpp"
+#include "protocol/http/client.hpp"
 
 namespace cssh::actors {
 
 struct config_request {
   /// Who logged in, with the metadata, environment and files authentication gathered.
-  auth_webhook::login_context login;
+  login_context login;
   std::string authenticated_username;
   /// The users file's per-user image, "" for none. Wins over the config server's.
   std::string image;
@@ -38,7 +38,7 @@ struct config_answer {
   /// This connection's configuration (the base one when nothing changes it).
   std::shared_ptr<const config::app_config> config;
   /// metadata, environment and files from the config server's answer.
-  auth_webhook::connection_metadata meta;
+  connection_metadata meta;
 };
 
 using config_fetch_actor = caf::typed_actor<caf::replies_to<config_request>::with<config_answer>>;

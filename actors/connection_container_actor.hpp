@@ -8,6 +8,7 @@
 // accepts container_wanted (-> container_ready, once the container runs or cannot),
 //         connection_container_stop
 // sends   container_creating, container_created, container_finished to the supervisor
+// internal engine_reply<step> for each Engine call (engine_reply.hpp)
 
 #include <caf/all.hpp>
 #include <memory>
@@ -15,15 +16,16 @@
 
 #include "actors/container_supervisor.hpp"
 #include "actors/server_context.hpp"
+#include "common/result.hpp"
 #include "docker/container_spec.hpp"
 
 namespace cssh::actors {
 
 /// A session needs the connection's container.
 struct container_wanted {};
-/// The container runs (`id`), or it could not be made to (`id` empty, `error` says why,
-/// `exit_code` is what the session should exit with: 127 when a program was not found, else 125).
-struct container_ready { std::string id; std::string error; int exit_code = 0; };
+/// The container runs (`id`), or it could not be made to (`id` empty, `why` says why; its code
+/// decides the session's exit status, exit_codes.hpp).
+struct container_ready { std::string id; failure why; };
 /// The connection ended: hand the container to the supervisor and stop.
 struct connection_container_stop {};
 

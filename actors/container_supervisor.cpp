@@ -13,16 +13,19 @@ namespace cssh::actors {
 namespace {
 
 struct supervisor_timeout {};
+/// A removal's outcome, carried from the reactor thread into the actor.
+struct removal_done { std::string id; result<void> outcome; };
 
 }  // namespace
 }  // namespace cssh::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::supervisor_timeout)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::removal_done)
 
 namespace cssh::actors {
 namespace {
 
-using supervisor_impl = container_supervisor::extend<caf::reacts_to<supervisor_timeout>>;
+using supervisor_impl = container_supervisor::extend<caf::reacts_to<supervisor_timeout>, caf::reacts_to<removal_done>>;
 
 struct supervisor_state {
   context_ptr context;
@@ -78,7 +81,7 @@ void remove_container(supervisor_impl::stateful_pointer<supervisor_state> self, 
   if (id.empty() || !st.removing.insert(id).second) return;
   auto me = caf::actor_cast<caf::actor>(self);
   auto done = [me, id](result<void> r) {
-    caf::anon_send(me, removal_done{id, r.ok(), r.ok() ? "" : r.error().message});
+    caf::anon_send(me, removal_done{id, std::move(r)});
   };
   st.context->engine->remove_container(id, metrics::count_docker_call<void>("container_remove", std::move(done)));
 }
@@ -140,13 +143,13 @@ supervisor_impl::behavior_type supervisor_behavior(supervisor_impl::stateful_poi
         // A failed removal is logged below; the orphan reaper takes the container at the next
         // start, so its place is given back either way.
         st.slots.erase(msg.id);
-        if (msg.ok) {
+        if (msg.outcome) {
           metrics::server().containers_active.dec();
           log::debug("DOCKER_CONTAINER_REMOVED", "container removed",
                      {{"connectionId", st.connection_id}, {"containerId", msg.id}});
         } else {
           log::error("DOCKER_CONTAINER_REMOVE_FAILED",
-                     "could not remove container " + msg.id + " (retrying in the background): " + msg.error,
+                     "could not remove container " + msg.id + " (retrying in the background): " + msg.outcome.error().message,
                      {{"connectionId", st.connection_id}, {"containerId", msg.id}});
           keep_removing(st.context->engine, msg.id, st.connection_id, 0);
         }

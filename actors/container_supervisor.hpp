@@ -6,7 +6,7 @@
 //
 // accepts container_creating (monitors the sender), container_created, container_finished,
 //         supervisor_shutdown
-// internal removal_done
+// internal removal_done (a removal's outcome, from the reactor), supervisor_timeout
 
 #include <caf/all.hpp>
 #include <string>
@@ -24,12 +24,10 @@ struct container_created { caf::actor io; std::string id; resource_limits::slot 
 struct container_finished { std::string id; };
 /// The connection ended: remove what is left, then stop.
 struct supervisor_shutdown {};
-struct removal_done { std::string id; bool ok; std::string error; };
 
 using container_supervisor =
     caf::typed_actor<caf::reacts_to<container_creating>, caf::reacts_to<container_created>,
-                     caf::reacts_to<container_finished>, caf::reacts_to<supervisor_shutdown>,
-                     caf::reacts_to<removal_done>>;
+                     caf::reacts_to<container_finished>, caf::reacts_to<supervisor_shutdown>>;
 
 container_supervisor spawn_container_supervisor(caf::actor_system& system, context_ptr context,
                                                 std::string connection_id);
@@ -40,4 +38,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::container_creating)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::container_created)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::container_finished)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::supervisor_shutdown)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::removal_done)

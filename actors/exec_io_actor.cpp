@@ -1,49 +1,47 @@
 #include "actors/exec_io_actor.hpp"
 
-#include <algorithm>
-#include <mutex>
-#include <random>
 #include <vector>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/engine_reply.hpp"
+#include "actors/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/random_id.hpp"
 #include "common/server_metrics.hpp"
-#include "protocol/docker_frame.hpp"
-#include "protocol/ssh_signals.hpp"
+#include "actors/docker_frame.hpp"
+#include "protocol/ssh/signals.hpp"
 
 namespace cssh::actors {
 namespace {
 
-// Completions of Engine calls, carried from the reactor thread into the actor.
-struct ex_container { container_ready ready; };
-struct ex_created { bool ok; std::string id; std::string error; };
-struct ex_started { std::shared_ptr<http::upgraded_stream> stream; std::string error; };
-struct ex_inspected { bool ok; bool running; std::int64_t exit_code; std::string error; };
+// The steps whose completions come from elsewhere (engine_reply.hpp), in their order.
+struct container_step {};  // the connection's container (from its actor)
+struct create_step {};     // the exec's id
+struct start_step {};      // the exec's hijacked stream
+struct inspect_step {};    // running, or the exit code
 /// Time to ask the Engine about the exit code again (it still said Running).
-struct ex_inspect_again {};
+struct inspect_again {};
 /// commandStart ran out before the exec started.
-struct ex_start_deadline {};
-struct ex_resize_again { unsigned attempt; };
+struct start_deadline {};
+struct resize_again { unsigned attempt; };
+
+using stream_ptr = std::shared_ptr<http::upgraded_stream>;
+using exec_state_reply = docker::engine::exec_state;
 
 }  // namespace
 }  // namespace cssh::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_container)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_created)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_started)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_inspected)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_inspect_again)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_start_deadline)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::ex_resize_again)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::inspect_again)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::start_deadline)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::resize_again)
 
 namespace cssh::actors {
 namespace {
 
-using exec_impl = docker_io_actor::extend<caf::reacts_to<ex_container>, caf::reacts_to<ex_created>,
-                                          caf::reacts_to<ex_started>, caf::reacts_to<relay_ready>,
-                                          caf::reacts_to<relay_written>, caf::reacts_to<ex_inspected>,
-                                          caf::reacts_to<ex_inspect_again>, caf::reacts_to<ex_start_deadline>,
-                                          caf::reacts_to<ex_resize_again>>;
+using exec_impl = io_actor::extend<
+    caf::reacts_to<engine_reply<container_step, std::string>>, caf::reacts_to<engine_reply<create_step, std::string>>,
+    caf::reacts_to<engine_reply<start_step, stream_ptr>>, caf::reacts_to<engine_reply<inspect_step, exec_state_reply>>,
+    caf::reacts_to<inspect_again>, caf::reacts_to<start_deadline>, caf::reacts_to<resize_again>>;
 
 /// After the output ended the Engine may still say Running for a moment: ask again after these
 /// pauses, then once a second (a program that closed its output and runs on).
@@ -82,16 +80,6 @@ using self_ptr = exec_impl::stateful_pointer<exec_state>;
 
 caf::actor handle_of(self_ptr self) { return caf::actor_cast<caf::actor>(self); }
 
-std::string random_marker() {
-  static std::mutex mutex;
-  static std::mt19937_64 generator{std::random_device{}()};
-  std::lock_guard<std::mutex> guard(mutex);
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(generator()),
-                static_cast<unsigned long long>(generator()));
-  return buf;
-}
-
 void finish(self_ptr self) {
   auto& st = self->state;
   if (st.finished) return;
@@ -100,12 +88,14 @@ void finish(self_ptr self) {
   self->quit();
 }
 
-void fail_program(self_ptr self, const std::string& what, const std::string& error, int code = 125) {
+/// `what` names the step for the client and the log; the failure's code decides the exit status.
+void fail_program(self_ptr self, const std::string& what, const failure& why) {
   auto& st = self->state;
-  log::warning("DOCKER_PROGRAM_FAILED", what + ": " + error,
-               {{"connectionId", st.request.connection_id}, {"containerId", st.container_id}, {"execId", st.exec_id}});
+  log::warning("DOCKER_PROGRAM_FAILED", what + ": " + why.message,
+               {{"connectionId", st.request.connection_id}, {"containerId", st.container_id}, {"execId", st.exec_id},
+                {"cause", why.code}});
   st.relay->close();  // no output may follow the failure
-  self->send(st.channel, program_failed{code, what + ": " + error});
+  self->send(st.channel, program_failed{failure{why.code, what + ": " + why.message}});
   finish(self);
 }
 
@@ -138,27 +128,16 @@ void deliver_signal(self_ptr self, const std::string& name) {
 void report_exit(self_ptr self, std::int64_t exit_code) {
   auto& st = self->state;
   st.exited = true;
-  // As in session mode: the Engine reports a death by signal N as 128+N; it is a signal only
-  // when we delivered that signal ourselves (a program may also exit 130 on its own).
-  int code = static_cast<int>(exit_code);
-  std::string signal;
-  if (code > 128 && std::find(st.delivered_signals.begin(), st.delivered_signals.end(), code - 128) !=
-                        st.delivered_signals.end()) {
-    signal = ssh::signal_name(code - 128).value_or("");
-  }
+  const int code = static_cast<int>(exit_code);
   st.relay->close();  // no output may follow the exit status
-  self->send(st.channel, program_exited{code, signal});
+  self->send(st.channel, program_exited{code, signal_of_exit(code, st.delivered_signals)});
   finish(self);
 }
 
 void inspect(self_ptr self) {
   auto& st = self->state;
-  auto me = handle_of(self);
   st.context->engine->inspect_exec(
-      st.exec_id, metrics::count_docker_call<docker::engine::exec_state>("exec_inspect", [me](result<docker::engine::exec_state> r) {
-        if (!r) return caf::anon_send(me, ex_inspected{false, false, -1, r.error().message});
-        caf::anon_send(me, ex_inspected{true, r->running, r->exit_code.value_or(-1), ""});
-      }));
+      st.exec_id, counted_reply_as<inspect_step, exec_state_reply>(handle_of(self), "exec_inspect"));
 }
 
 void apply_size(self_ptr self, unsigned attempt) {
@@ -167,7 +146,7 @@ void apply_size(self_ptr self, unsigned attempt) {
   auto me = handle_of(self);
   st.context->engine->resize_exec(
       st.exec_id, st.size->first, st.size->second, metrics::count_docker_call<void>("exec_resize", [me, attempt](result<void> r) {
-        if (!r && attempt + 1 < resize_attempts) caf::delayed_anon_send(me, resize_pause, ex_resize_again{attempt + 1});
+        if (!r && attempt + 1 < resize_attempts) caf::delayed_anon_send(me, resize_pause, resize_again{attempt + 1});
       }));
 }
 
@@ -180,60 +159,56 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
   st.request = std::move(request);
   st.container = std::move(container);
   st.channel = std::move(channel);
-  st.marker = random_marker();
+  st.marker = random_hex_id();
   st.relay = std::make_unique<stream_relay>(handle_of(self), std::move(target), st.request.tty);
   auto me = handle_of(self);
   self->request(st.container, caf::infinite, container_wanted{})
-      .then([me](container_ready& ready) { caf::anon_send(me, ex_container{std::move(ready)}); },
-            [me](caf::error&) {
-              caf::anon_send(me, ex_container{container_ready{"", "the connection's container is gone", 125}});
-            });
+      .then(
+          [me](container_ready& ready) {
+            auto reply = ready.id.empty() ? result<std::string>(std::move(ready.why)) : result<std::string>(ready.id);
+            caf::anon_send(me, engine_reply<container_step, std::string>{std::move(reply)});
+          },
+          [me](caf::error&) {
+            caf::anon_send(me, engine_reply<container_step, std::string>{
+                                   failure{"DOCKER_CONTAINER_GONE", "the connection's container is gone"}});
+          });
   return {
       // --- the connection's container, then the exec ---------------------------------------
-      [=](ex_container& msg) {
+      [=](engine_reply<container_step, std::string>& msg) {
         auto& s = self->state;
         if (s.finished) return;
-        if (msg.ready.id.empty()) return fail_program(self, "the connection's container is not available",
-                                                      msg.ready.error, msg.ready.exit_code);
+        if (!msg.value) return fail_program(self, "the connection's container is not available", msg.value.error());
         if (s.stopping) return finish(self);
-        s.container_id = msg.ready.id;
-        self->delayed_send(self, s.config->docker.execution.timeouts.command_start, ex_start_deadline{});
-        auto me2 = handle_of(self);
+        s.container_id = msg.value.value();
+        self->delayed_send(self, s.config->docker.execution.timeouts.command_start, start_deadline{});
         s.context->engine->create_exec(s.container_id, docker::build_exec_body(s.request, s.marker),
-                                       metrics::count_docker_call<std::string>("exec_create", [me2](result<std::string> r) {
-                                         caf::anon_send(me2, ex_created{r.ok(), r.ok() ? r.value() : "",
-                                                                        r.ok() ? "" : r.error().message});
-                                       }));
+                                       counted_reply_as<create_step, std::string>(handle_of(self), "exec_create"));
       },
-      [=](ex_created& msg) {
+      [=](engine_reply<create_step, std::string>& msg) {
         auto& s = self->state;
         if (s.finished) return;
-        if (!msg.ok) return fail_program(self, "creating the session's exec failed", msg.error);
-        s.exec_id = msg.id;
+        if (!msg.value) return fail_program(self, "creating the session's exec failed", msg.value.error());
+        s.exec_id = msg.value.value();
         if (s.stopping) return finish(self);  // never started: nothing runs
         s.starting = true;
-        auto me2 = handle_of(self);
-        using stream_ptr = std::shared_ptr<http::upgraded_stream>;
         s.context->engine->start_exec_attached(s.exec_id, s.request.tty,
-                                               metrics::count_docker_call<stream_ptr>("exec_start", [me2](result<stream_ptr> r) {
-                                                 if (r) return caf::anon_send(me2, ex_started{r.value(), ""});
-                                                 caf::anon_send(me2, ex_started{nullptr, r.error().message});
-                                               }));
+                                               counted_reply_as<start_step, stream_ptr>(handle_of(self), "exec_start"));
       },
-      [=](ex_started& msg) {
+      [=](engine_reply<start_step, stream_ptr>& msg) {
         auto& s = self->state;
         s.starting = false;
         if (s.finished) return;
-        if (!msg.stream) return fail_program(self, "starting the session's exec failed", msg.error);
+        if (!msg.value) return fail_program(self, "starting the session's exec failed", msg.value.error());
         s.started = true;
+        auto& stream = msg.value.value();
         if (s.stopping) {
           // The client left (or commandStart ran out and the user was told) while the start was
           // on its way: the program must not run on alone, and none of its output may follow.
-          msg.stream->close();
+          stream->close();
           send_signal_exec(self, 9);
           return finish(self);
         }
-        s.relay->attach(std::move(msg.stream), "exec " + s.exec_id);
+        s.relay->attach(std::move(stream), "exec " + s.exec_id);
         s.relay->allow_half_close();  // the exec runs already: nothing to wait for
         log::debug("DOCKER_EXEC_STARTED", "session exec started",
                    {{"connectionId", s.request.connection_id}, {"containerId", s.container_id}, {"execId", s.exec_id}});
@@ -242,21 +217,21 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         for (const auto& name : s.early_signals) deliver_signal(self, name);
         s.early_signals.clear();
       },
-      [=](ex_start_deadline) {
+      [=](start_deadline) {
         auto& s = self->state;
         if (s.started || s.finished) return;
         auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
             s.config->docker.execution.timeouts.command_start);
-        const std::string why = "it did not start within docker.execution.timeouts.commandStart (" +
-                                std::to_string(limit.count()) + " ms)";
+        const failure why{"DOCKER_START_TIMEOUT", "it did not start within docker.execution.timeouts.commandStart (" +
+                                                      std::to_string(limit.count()) + " ms)"};
         if (!s.starting) return fail_program(self, "starting the session's exec failed", why);
-        // The start is on its way: the user hears now, and ex_started kills the program if it comes.
-        log::warning("DOCKER_PROGRAM_FAILED", "starting the session's exec failed: " + why,
+        // The start is on its way: the user hears now, and the start's reply kills the program if it comes.
+        log::warning("DOCKER_PROGRAM_FAILED", "starting the session's exec failed: " + why.message,
                      {{"connectionId", s.request.connection_id}, {"execId", s.exec_id}});
-        self->send(s.channel, program_failed{125, "starting the session's exec failed: " + why});
+        self->send(s.channel, program_failed{failure{why.code, "starting the session's exec failed: " + why.message}});
         s.stopping = true;
       },
-      [=](ex_resize_again& msg) { apply_size(self, msg.attempt); },
+      [=](resize_again& msg) { apply_size(self, msg.attempt); },
       [=](relay_ready) {
         auto& s = self->state;
         if (s.finished) return;
@@ -268,23 +243,21 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         }
         inspect(self);
       },
-      [=](ex_inspected& msg) {
+      [=](engine_reply<inspect_step, exec_state_reply>& msg) {
         auto& s = self->state;
         if (s.finished) return;
-        if (!msg.ok) return fail_program(self, "reading the session's exit code failed", msg.error);
-        if (!msg.running && msg.exit_code >= 0) return report_exit(self, msg.exit_code);
+        if (!msg.value) return fail_program(self, "reading the session's exit code failed", msg.value.error());
+        const auto& state = msg.value.value();
+        if (!state.running && state.exit_code.value_or(-1) >= 0) return report_exit(self, *state.exit_code);
         auto pause = s.inspections < std::size(inspect_pauses) ? inspect_pauses[s.inspections]
                                                                 : std::chrono::milliseconds(inspect_pause_after);
         ++s.inspections;
-        self->delayed_send(self, pause, ex_inspect_again{});
+        self->delayed_send(self, pause, inspect_again{});
       },
-      [=](ex_inspect_again) {
+      [=](inspect_again) {
         if (!self->state.finished) inspect(self);
       },
-      [=](relay_written& msg) { self->state.relay->on_written(msg); },
       // --- from the channel ---------------------------------------------------------------
-      [=](io_stdin& msg) { self->state.relay->add_stdin(std::move(msg.bytes)); },
-      [=](io_stdin_eof) { self->state.relay->stdin_eof(); },
       [=](io_resize& msg) {
         self->state.size = std::make_pair(msg.rows, msg.cols);
         apply_size(self, 0);
@@ -300,7 +273,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
       [=](io_stop) {
         auto& s = self->state;
         s.stopping = true;
-        if (s.starting) return;  // ex_started kills it and finishes
+        if (s.starting) return;  // the start's reply kills it and finishes
         // The channel is gone but the connection (and its container) may live on: a program
         // still running there would be an orphan, so it is killed (as ContainerSSH does).
         if (s.started && !s.exited) send_signal_exec(self, 9);
@@ -312,12 +285,12 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
 
 }  // namespace
 
-docker_io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
-                                    std::shared_ptr<const config::app_config> config, docker::session_request request,
-                                    connection_container_actor container, channel_actor channel, relay_target target) {
+io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
+                             std::shared_ptr<const config::app_config> config, docker::session_request request,
+                             connection_container_actor container, channel_actor channel, relay_target target) {
   auto impl = spawn_observed(system, "exec_io", exec_behavior, std::move(context), std::move(config),
                              std::move(request), std::move(container), std::move(channel), std::move(target));
-  return caf::actor_cast<docker_io_actor>(impl);
+  return caf::actor_cast<io_actor>(impl);
 }
 
 }  // namespace cssh::actors

@@ -7,24 +7,26 @@
 // output stream ended. Signals are a second exec (`helper signal`): the Engine cannot signal an
 // exec's process. A channel closed while the program runs gets it killed the same way.
 //
-// Its interface is docker_io_actor's, so the channel actor drives both modes alike:
-// accepts io_stdin, io_stdin_eof, io_resize, io_signal, io_stop
-// sends   program_exited, program_failed to its channel (the bytes go through the stream_relay
-//         straight to the SSH session, `target`)
+// accepts the io_actor interface (io_actor.hpp), like docker_io_actor, so the channel actor
+//         drives both modes alike
+// sends   container_wanted to the connection's container actor; program_exited, program_failed
+//         to its channel (the bytes go through the stream_relay straight to the SSH session)
+// internal engine_reply<step> for each Engine call (engine_reply.hpp), and its timers
 
 #include <caf/all.hpp>
 #include <memory>
 
 #include "actors/channel_actor.hpp"
 #include "actors/connection_container_actor.hpp"
-#include "actors/docker_io_actor.hpp"
+#include "actors/io_actor.hpp"
+#include "actors/stream_relay.hpp"
 #include "docker/container_spec.hpp"
 
 namespace cssh::actors {
 
 /// `request.command` is the program's argv (never empty); `config` is the connection's configuration.
-docker_io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
-                                    std::shared_ptr<const config::app_config> config, docker::session_request request,
-                                    connection_container_actor container, channel_actor channel, relay_target target);
+io_actor spawn_exec_io_actor(caf::actor_system& system, context_ptr context,
+                             std::shared_ptr<const config::app_config> config, docker::session_request request,
+                             connection_container_actor container, channel_actor channel, relay_target target);
 
 }  // namespace cssh::actors

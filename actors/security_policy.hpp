@@ -19,7 +19,7 @@
 #include <string>
 
 #include "config/app_config.hpp"
-#include "protocol/ssh_session_events.hpp"
+#include "protocol/ssh/session_events.hpp"
 
 namespace cssh::security {
 

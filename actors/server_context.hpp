@@ -11,7 +11,7 @@
 #include "config/app_config.hpp"
 #include "docker/engine.hpp"
 #include "docker/guest_helper.hpp"
-#include "protocol/http_client.hpp"
+#include "protocol/http/client.hpp"
 
 namespace caf {
 class actor_system;

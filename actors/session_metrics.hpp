@@ -6,7 +6,7 @@
 
 #include "common/server_metrics.hpp"
 #include "config/app_config.hpp"
-#include "protocol/ssh_session_events.hpp"
+#include "protocol/ssh/session_events.hpp"
 
 namespace cssh::actors {
 

@@ -3,20 +3,18 @@
 // write towards the Engine.
 
 #include <cstddef>
+#include "common/flow_limits.hpp"
 #include <deque>
 #include <string>
 
 namespace cssh::actors {
 
-/// Most bytes handed to one write on the Engine stream.
-inline constexpr std::size_t stdin_batch_limit = 512 * 1024;
+using flow::input_write_limit;
 
-/// Takes queued pieces from the front, joined, up to stdin_batch_limit bytes (always at least
-/// one piece), and lowers `queued` by what it took. One write per SSH packet (32 KB) made every
-/// piece wait for the previous write's completion to travel through the actor: stdin ran at a
-/// twentieth of the Engine's speed; a batch pays that round trip once per half megabyte.
+/// Takes queued pieces from the front, joined, up to input_write_limit bytes (always at least
+/// one piece), and lowers `queued` by what it took (why batches: common/flow_limits.hpp).
 inline std::string take_stdin_batch(std::deque<std::string>& queue, std::size_t& queued) {
-  if (queue.size() == 1 || queue.front().size() + queue[1].size() > stdin_batch_limit) {
+  if (queue.size() == 1 || queue.front().size() + queue[1].size() > input_write_limit) {
     std::string single = std::move(queue.front());  // nothing to join: no copy
     queue.pop_front();
     queued -= single.size();
@@ -26,7 +24,7 @@ inline std::string take_stdin_batch(std::deque<std::string>& queue, std::size_t&
   std::size_t pieces = 0;
   std::size_t total = 0;
   for (const auto& piece : queue) {
-    if (pieces > 0 && total + piece.size() > stdin_batch_limit) break;
+    if (pieces > 0 && total + piece.size() > input_write_limit) break;
     total += piece.size();
     ++pieces;
   }

@@ -3,16 +3,15 @@
 #include <mutex>
 #include <vector>
 
-#include "actors/stdin_batch.hpp"
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
-#include "protocol/docker_frame.hpp"
+#include "actors/docker_frame.hpp"
 
 namespace cssh::actors {
 
 namespace {
-/// One read's most bytes; a read returns what the socket has, usually one Engine frame.
-constexpr std::size_t read_chunk = 64 * 1024;
+using flow::output_credit_limit;
+constexpr std::size_t read_chunk = flow::output_read_chunk;
 }  // namespace
 
 /// The output side of the relay, on the reactor: reads while the output in flight allows,
@@ -167,77 +166,16 @@ void stream_relay::attach(std::shared_ptr<http::upgraded_stream> stream, std::st
     if (auto pump = weak.lock()) pump->credit(bytes);
   });
   pump_->start();
-  write_more();
+  target_.input->attach(stream_, tty_);
 }
 
 void stream_relay::close() {
   if (closed_) return;
   closed_ = true;
   if (pump_) pump_->stop();
+  target_.input->close();
   if (stream_) stream_->close();  // a read in flight completes with an error and frees the pump
 }
-
-// --- input ---------------------------------------------------------------------------------
-
-void stream_relay::add_stdin(std::string bytes) {
-  // The queue is bounded by the session's input credit (ssh::input_in_flight_limit).
-  if (stdin_eof_ || stdin_closed_) {
-    consumed(bytes.size());  // nowhere to go
-    return;
-  }
-  stdin_queued_ += bytes.size();
-  stdin_queue_.push_back(std::move(bytes));
-  write_more();
-}
-
-void stream_relay::stdin_eof() {
-  stdin_eof_ = true;
-  write_more();
-}
-
-void stream_relay::allow_half_close() {
-  half_close_allowed_ = true;
-  write_more();
-}
-
-void stream_relay::write_more() {
-  if (writing_ || !stream_ || closed_ || stdin_closed_) return;
-  if (stdin_queue_.empty()) {
-    if (stdin_eof_ && half_close_allowed_) {
-      // Half-close: the program sees EOF on stdin; its output keeps flowing. Not with a TTY: a
-      // terminal has no half-close, and the Engine ends the whole stream on it, output
-      // included. OpenSSH likewise leaves a pty open on client EOF.
-      if (!tty_) stream_->shutdown_send();
-      stdin_closed_ = true;
-    }
-    return;
-  }
-  writing_ = true;
-  std::string chunk = take_stdin_batch(stdin_queue_, stdin_queued_);
-  writing_bytes_ = chunk.size();
-  caf::actor owner = owner_;
-  stream_->async_write(std::move(chunk), [owner](result<void> r) {
-    caf::anon_send(owner, relay_written{r.ok(), r.ok() ? "" : r.error().message});
-  });
-}
-
-void stream_relay::on_written(const relay_written& msg) {
-  writing_ = false;
-  // Written or not, these bytes no longer count against the client's window.
-  std::size_t credit = writing_bytes_;
-  writing_bytes_ = 0;
-  if (!msg.ok) {
-    // The program closed its stdin (or exited): further input has nowhere to go.
-    credit += stdin_queued_;
-    stdin_queue_.clear();
-    stdin_queued_ = 0;
-    stdin_closed_ = true;
-  }
-  if (credit > 0 && !closed_) consumed(credit);
-  if (msg.ok) write_more();
-}
-
-void stream_relay::consumed(std::size_t bytes) { target_.session->input_consumed(target_.ch, bytes); }
 
 // --- output --------------------------------------------------------------------------------
 

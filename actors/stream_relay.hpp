@@ -11,42 +11,40 @@
 //           7 s of CPU per GB relayed, most of it in context switches. The owner only hears
 //           when the output ends (relay_ready), after the last byte went to the session, so
 //           the exit status it sends next still comes after all output.
-//   input   the client's pieces are queued and written to the Engine in batches
-//           (stdin_batch.hpp); each finished write is credited straight to the session.
+//   input   the session thread pushes the client's bytes into the channel's stdin_pipe
+//           (stdin_pipe.hpp), which writes them to the Engine in batches on the reactor and
+//           credits each finished write straight to the session; the relay only attaches the
+//           pipe to the stream, allows the half-close and closes it.
 //
-// sends to its owner    relay_ready (the output ended: call on_ready), relay_written
-// calls on the session  write, input_consumed, set_output_credit_sink (thread-safe commands)
+// sends to its owner    relay_ready (the output ended: call on_ready; io_actor.hpp)
+// calls on the session  write, set_output_credit_sink (thread-safe commands)
 
 #include <caf/all.hpp>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 
-#include "protocol/http_client.hpp"
-#include "protocol/ssh_session_events.hpp"
+#include "actors/io_actor.hpp"
+#include "actors/stdin_pipe.hpp"
+#include "common/flow_limits.hpp"
+#include "protocol/http/client.hpp"
+#include "protocol/ssh/session_events.hpp"
 
 namespace cssh::actors {
 
-/// Most output bytes on their way to the client (read and not yet drained by its window).
-inline constexpr std::size_t output_credit_limit = 1024 * 1024;
-
-/// To the owner, from the reactor: the output ended (see on_ready()).
-struct relay_ready {};
-/// To the owner, from the reactor: the stdin write in flight finished (or failed).
-struct relay_written { bool ok; std::string error; };
-
 class output_pump;
 
-/// The SSH channel the bytes go to and come from.
+/// The SSH channel the bytes go to and come from: output to `session`, input from `input`
+/// (filled by the session thread; never null).
 struct relay_target {
   std::shared_ptr<ssh::session_commands> session;
   ssh::channel_id ch = 0;
+  std::shared_ptr<stdin_pipe> input;
 };
 
 class stream_relay {
  public:
-  /// `owner` receives relay_ready and relay_written; `tty`: the stream carries raw terminal
+  /// `owner` receives relay_ready; `tty`: the stream carries raw terminal
   /// output (no stdout/stderr frames).
   stream_relay(caf::actor owner, relay_target target, bool tty);
   ~stream_relay();
@@ -57,14 +55,8 @@ class stream_relay {
   void attach(std::shared_ptr<http::upgraded_stream> stream, std::string label);
   bool attached() const { return stream_ != nullptr; }
 
-  // --- input from the client ----------------------------------------------------------
-  void add_stdin(std::string bytes);
-  void stdin_eof();
-  /// The client's EOF becomes a half-close only once this is called. Session mode waits for
-  /// the Engine's start: an EOF that reached the Engine before it sometimes ended the whole
-  /// attach stream, output included; after the start it never did.
-  void allow_half_close();
-  void on_written(const relay_written& msg);
+  /// The client's EOF becomes a half-close only once this is called (stdin_pipe.hpp).
+  void allow_half_close() { target_.input->allow_half_close(); }
 
   // --- output towards the client ------------------------------------------------------
   struct output_event {
@@ -82,9 +74,6 @@ class stream_relay {
   void close();
 
  private:
-  void write_more();
-  void consumed(std::size_t bytes);
-
   caf::actor owner_;
   relay_target target_;
   bool tty_;
@@ -92,17 +81,7 @@ class stream_relay {
   std::shared_ptr<output_pump> pump_;
   bool output_ended_ = false;
   bool closed_ = false;
-
-  std::deque<std::string> stdin_queue_;
-  std::size_t stdin_queued_ = 0;
-  std::size_t writing_bytes_ = 0;  // size of the write in flight, credited back when done
-  bool writing_ = false;
-  bool stdin_eof_ = false;
-  bool stdin_closed_ = false;
-  bool half_close_allowed_ = false;
 };
 
 }  // namespace cssh::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::relay_ready)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::relay_written)

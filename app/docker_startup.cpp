@@ -33,7 +33,11 @@ void reap_orphans(docker::engine& engine, const std::string& instance_id, std::c
   auto state = std::make_shared<reaping>();
   auto finished = state->done.get_future();
   auto* e = &engine;
-  const std::string label = std::string(docker::label_instance) + "=" + instance_id;
+  // Appended in steps: GCC 12 misreads `std::string(x) + "=" + y` here as overflowing
+  // (-Warray-bounds, a known false positive) once inlined differently.
+  std::string label(docker::label_instance);
+  label += '=';
+  label += instance_id;
   engine.list_containers_with_label(label, [state, e](result<std::vector<std::string>> listed) {
     if (!listed) {
       std::lock_guard<std::mutex> lock(state->mu);

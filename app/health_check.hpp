@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "protocol/http_client.hpp"
-#include "protocol/http_endpoint.hpp"
+#include "protocol/http/client.hpp"
+#include "protocol/http/endpoint.hpp"
 
 namespace cssh::app {
 

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <future>
 
-#include "protocol/http_client.hpp"
-#include "protocol/http_endpoint.hpp"
+#include "protocol/http/client.hpp"
+#include "protocol/http/endpoint.hpp"
 
 namespace cssh::app {
 

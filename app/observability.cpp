@@ -3,7 +3,7 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/server_metrics.hpp"
-#include "protocol/prometheus_text.hpp"
+#include "common/prometheus_text.hpp"
 
 namespace cssh::app {
 

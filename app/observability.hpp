@@ -9,8 +9,8 @@
 #include "app/observability_server.hpp"
 #include "common/result.hpp"
 #include "config/app_config.hpp"
-#include "protocol/http_client.hpp"
-#include "protocol/http_endpoint.hpp"
+#include "protocol/http/client.hpp"
+#include "protocol/http/endpoint.hpp"
 
 namespace cssh::app {
 

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "common/log.hpp"
-#include "protocol/prometheus_text.hpp"
+#include "common/prometheus_text.hpp"
 
 namespace cssh::app {
 namespace {

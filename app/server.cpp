@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "actors/auth_actor.hpp"
-#include "actors/connection_actor.hpp"
+#include "actors/session_bridge.hpp"
 #include "actors/server_context.hpp"
 #include "common/security_metrics.hpp"
 #include "app/docker_startup.hpp"
@@ -25,22 +25,13 @@
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
 #include "docker/engine_connection.hpp"
-#include "protocol/http_endpoint.hpp"
-#include "protocol/ssh_listener.hpp"
-#include "protocol/ssh_session_driver.hpp"
+#include "protocol/http/endpoint.hpp"
+#include "protocol/ssh/listener.hpp"
+#include "protocol/ssh/session_driver.hpp"
+#include "common/random_id.hpp"
 
 namespace cssh::app {
 namespace {
-
-std::string random_hex_id() {
-  static std::mutex mutex;
-  static std::mt19937_64 generator{std::random_device{}()};
-  std::lock_guard<std::mutex> guard(mutex);
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(generator()),
-                static_cast<unsigned long long>(generator()));
-  return buf;
-}
 
 /// Our end of an accepted connection as "ip:port" ("[ip]:port" for IPv6), for SSH_CONNECTION;
 /// "" when the socket cannot say.

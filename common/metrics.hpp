@@ -1,6 +1,6 @@
 #pragma once
 // A metrics registry: counters, gauges and histograms, each in a family that may have labels.
-// protocol/prometheus_text.hpp renders what collect() returns.
+// common/prometheus_text.hpp renders what collect() returns.
 //
 // The hot path (inc, add, observe) is one to three relaxed atomic operations on a cell. Finding
 // a labelled cell (family::with) takes the family's mutex, so callers look a cell up once and

@@ -10,7 +10,7 @@
 namespace cssh {
 
 /// What went wrong, in words an operator can act on. `code` is a stable
-/// identifier (see common/codes.hpp), `message` names the thing that failed.
+/// identifier (listed in docs/codes.md), `message` names the thing that failed.
 struct failure {
   std::string code;
   std::string message;

@@ -33,7 +33,7 @@ struct ssh_config {
   std::string server_version = "SSH-2.0-ContainerSSH";
   /// Text shown to the client before authentication (empty: none).
   std::string banner;
-  /// Algorithm lists; empty means the defaults in protocol/ssh_algorithms.hpp.
+  /// Algorithm lists; empty means the defaults in protocol/ssh/algorithms.hpp.
   std::vector<std::string> ciphers;
   std::vector<std::string> kex;
   std::vector<std::string> macs;

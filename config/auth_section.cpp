@@ -26,7 +26,7 @@ R::read_fn bool_into(R& r, bool& out) {
 }
 
 /// The keys of ContainerSSH's HTTP client block (`webhook:`, `configserver:`, and the legacy
-/// `auth:` itself). TLS version, curves and ciphers are fixed by protocol/http_tls (TLS 1.2+,
+/// `auth:` itself). TLS version, curves and ciphers are fixed by protocol/http/tls (TLS 1.2+,
 /// OpenSSL's defaults): accepted and reported as ignored.
 std::vector<R::field> client_fields(R& r, webhook_client_config& w) {
   return {

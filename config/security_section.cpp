@@ -1,6 +1,6 @@
 #include "config/security_section.hpp"
 
-#include "protocol/ssh_signals.hpp"
+#include "protocol/ssh/signals.hpp"
 
 namespace cssh::config::detail {
 namespace {

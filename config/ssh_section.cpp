@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "common/cidr.hpp"
-#include "protocol/ssh_algorithms.hpp"
+#include "protocol/ssh/algorithms.hpp"
 
 namespace cssh::config::detail {
 namespace {

@@ -10,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "docker/engine_answers.hpp"
+#include "docker/engine_request.hpp"
 #include "docker/pull_progress.hpp"
 
 namespace cssh::docker {
@@ -46,19 +47,18 @@ struct engine::state {
   }
 };
 
-struct engine::call_spec {
-  std::string method;
-  std::string target;  // without the version prefix
-  std::string body;
-  std::chrono::milliseconds timeout;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::shared_ptr<http::cancellation> cancel;
-};
-
 namespace {
 
 using answers::bad_answer;
 using answers::engine_message;
+using detail::api_error;
+using detail::during;
+using detail::expect_status;
+using detail::image_path;
+using detail::make_request;
+using detail::percent_encode;
+using detail::segment;
+using detail::short_id;
 // The Engine answers /_ping without Api-Version only when it is older than API 1.25; the Docker
 // CLI falls back to this version then, and so do we (unless /version says more).
 constexpr const char* version_without_header = "1.24";
@@ -66,29 +66,6 @@ constexpr const char* version_without_header = "1.24";
 constexpr std::chrono::seconds pull_log_interval{2};
 // Liveness probes never run more often than this, whatever the http timeout.
 constexpr std::chrono::seconds min_probe_interval{1};
-
-/// Percent-encodes everything but RFC 3986 unreserved characters plus `keep`.
-std::string percent_encode(std::string_view text, std::string_view keep = "") {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || keep.find(static_cast<char>(c)) != std::string_view::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    }
-  }
-  return out;
-}
-
-/// A container id or name as one path segment (a "/" must not open a new segment).
-std::string segment(std::string_view id) { return percent_encode(id); }
-
-/// Short form for messages: ids are 64 hex digits, the first 12 identify them for people.
-std::string short_id(const std::string& id) { return id.size() == 64 ? id.substr(0, 12) : id; }
 
 /// Splits an image reference into what /images/create wants: fromImage and tag. A digest goes
 /// into tag too ("a@sha256:..." -> "a", "sha256:..."), as the Docker CLI sends it. A ":" before
@@ -101,12 +78,6 @@ std::pair<std::string, std::string> split_reference(const std::string& image) {
     return {image.substr(0, colon), image.substr(colon + 1)};
   }
   return {image, "latest"};
-}
-
-/// A transport failure keeps its code (HTTP_TIMEOUT, ...) and gains the operation's name.
-failure during(const std::string& operation, failure f) {
-  f.message = operation + ": " + f.message;
-  return f;
 }
 
 /// Answers that mean "this Engine does not know that call or that version": worth saying which
@@ -125,42 +96,10 @@ bool names_absent_image(const std::string& body) {
   return message.find("no such image") != std::string::npos;
 }
 
-/// engine_error, plus the Engine and the API version in use when the answer is about versions.
-failure api_error(engine::state& st, const std::string& operation, const http::response& resp) {
-  failure f = engine_error(operation, resp);
-  if (!version_trouble(resp, engine_message(resp.body))) return f;
-  engine_info info;
-  {
-    std::lock_guard<std::mutex> lock(st.mu);
-    info = st.info;
-  }
-  std::string version = info.api_version.empty() ? "(not negotiated)" : info.api_version;
-  f.message += " (" + info.engine_text() + "; this connection speaks API " + version + ")";
-  return f;
-}
-
-void send(http::reactor& r, const http::endpoint& ep, std::string method, std::string target, std::string body,
-          std::chrono::milliseconds timeout, std::vector<std::pair<std::string, std::string>> headers,
-          std::shared_ptr<http::cancellation> cancel, http::response_handler done) {
-  http::request req;
-  req.method = std::move(method);
-  req.target = std::move(target);
-  req.body = std::move(body);
-  req.timeout = timeout;
-  req.headers = std::move(headers);
-  req.cancel = std::move(cancel);
-  http::async_call(r, ep, std::move(req), std::move(done));
-}
-
-/// For calls whose only interesting outcome is "it worked": any status in `ok` succeeds.
-http::response_handler expect_status(std::shared_ptr<engine::state> st, std::string operation, std::vector<unsigned> ok,
-                                     callback<void> done) {
-  return [st = std::move(st), operation = std::move(operation), ok = std::move(ok), done = std::move(done)](
-             result<http::response> r) {
-    if (!r) return done(during(operation, r.error()));
-    if (std::find(ok.begin(), ok.end(), r->status) == ok.end()) return done(api_error(*st, operation, *r));
-    done(result<void>{});
-  };
+/// A request before negotiation (/_ping, /version): no version prefix.
+void send_unversioned(http::reactor& r, const http::endpoint& ep, std::string target, std::chrono::milliseconds timeout,
+                      http::response_handler done) {
+  http::async_call(r, ep, make_request({"GET", std::move(target), "", timeout}, ""), std::move(done));
 }
 
 /// One round of the liveness probe: wait, ping, and fail every pending wait if the Engine is silent.
@@ -175,7 +114,7 @@ void probe_engine(http::reactor* r, http::endpoint ep, std::chrono::milliseconds
         return;
       }
     }
-    send(*r, ep, "GET", "/_ping", "", deadline, {}, nullptr, [r, ep, deadline, st](result<http::response> ping) {
+    send_unversioned(*r, ep, "/_ping", deadline, [r, ep, deadline, st](result<http::response> ping) {
       if (ping && ping->status == 200) return probe_engine(r, ep, deadline, st);
       std::string why = ping ? engine_error("GET /_ping", *ping).message : ping.error().message;
       std::map<std::uint64_t, std::shared_ptr<watched_call>> failed;
@@ -224,6 +163,33 @@ std::pair<std::uint64_t, std::shared_ptr<http::cancellation>> watch(const std::s
 
 }  // namespace
 
+namespace detail {
+
+failure api_error(engine::state& st, const std::string& operation, const http::response& resp) {
+  failure f = engine_error(operation, resp);
+  if (!version_trouble(resp, engine_message(resp.body))) return f;
+  engine_info info;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    info = st.info;
+  }
+  std::string version = info.api_version.empty() ? "(not negotiated)" : info.api_version;
+  f.message += " (" + info.engine_text() + "; this connection speaks API " + version + ")";
+  return f;
+}
+
+http::response_handler expect_status(std::shared_ptr<engine::state> st, std::string operation, std::vector<unsigned> ok,
+                                     callback<void> done) {
+  return [st = std::move(st), operation = std::move(operation), ok = std::move(ok), done = std::move(done)](
+             result<http::response> r) {
+    if (!r) return done(during(operation, r.error()));
+    if (std::find(ok.begin(), ok.end(), r->status) == ok.end()) return done(api_error(*st, operation, *r));
+    done(result<void>{});
+  };
+}
+
+}  // namespace detail
+
 std::string engine_info::engine_text() const {
   if (engine_version.empty() && max_api_version.empty()) return "the Docker Engine";
   std::string text = "Docker Engine";
@@ -237,8 +203,14 @@ std::string engine_info::engine_text() const {
 }
 
 failure engine_error(const std::string& operation, const http::response& resp) {
-  return fail("DOCKER_API_ERROR",
-              operation + ": Engine answered " + std::to_string(resp.status) + ": " + engine_message(resp.body));
+  std::string message = engine_message(resp.body);
+  // The runtime's words for a program that is not there (a start, or an exec's create): told
+  // apart here, at the edge, so the session's exit status (127, as `docker run`) follows from
+  // the code and no caller searches the text.
+  const bool program_missing = message.find("executable file not found") != std::string::npos ||
+                               message.find("no such file or directory") != std::string::npos;
+  return fail(program_missing ? "DOCKER_PROGRAM_NOT_FOUND" : "DOCKER_API_ERROR",
+              operation + ": Engine answered " + std::to_string(resp.status) + ": " + message);
 }
 
 engine::engine(http::reactor& reactor, http::endpoint ep, engine_timeouts timeouts)
@@ -278,12 +250,12 @@ void engine::negotiate(callback<std::string> done) {
   auto ep = endpoint_;
   auto deadline = timeouts_.http;
   const std::string operation = "negotiate API version";
-  send(*r, ep, "GET", "/_ping", "", deadline, {}, nullptr,
+  send_unversioned(*r, ep, "/_ping", deadline,
        [st, r, ep, deadline, operation, done = std::move(done)](result<http::response> ping) {
          if (!ping) return done(during(operation, ping.error()));
          if (ping->status != 200) return done(engine_error(operation, *ping));
          std::string offered = ping->header("Api-Version");
-         send(*r, ep, "GET", "/version", "", deadline, {}, nullptr,
+         send_unversioned(*r, ep, "/version", deadline,
               [st, operation, offered, done](result<http::response> ver) mutable {
                 engine_info found;
                 // /version is only for the record (and old Engines' version); its failure is not fatal.
@@ -338,14 +310,28 @@ void engine::call(call_spec spec, http::response_handler done) {
   auto ep = endpoint_;
   versioned([r, ep, spec = std::move(spec), done = std::move(done)](result<std::string> version) mutable {
     if (!version) return done(version.error());
-    send(*r, ep, std::move(spec.method), "/v" + version.value() + spec.target, std::move(spec.body), spec.timeout,
-         std::move(spec.headers), std::move(spec.cancel), std::move(done));
+    http::async_call(*r, ep, make_request(std::move(spec), version.value()), std::move(done));
+  });
+}
+
+void engine::upgrade(call_spec spec, std::string operation, callback<std::shared_ptr<http::upgraded_stream>> done) {
+  auto* r = &reactor_;
+  auto ep = endpoint_;
+  versioned([r, ep, spec = std::move(spec), operation = std::move(operation),
+             done = std::move(done)](result<std::string> version) mutable {
+    if (!version) return done(during(operation, version.error()));
+    http::async_upgrade(*r, ep, make_request(std::move(spec), version.value()),
+                        [operation, done](result<std::shared_ptr<http::upgraded_stream>> stream) {
+                          if (stream) return done(std::move(stream).value());
+                          auto f = during(operation, stream.error());
+                          if (f.code == "HTTP_UPGRADE_REFUSED") f.code = "DOCKER_API_ERROR";  // the Engine said no
+                          done(std::move(f));
+                        });
   });
 }
 
 void engine::image_exists(const std::string& image, callback<bool> done) {
-  // Image names keep their "/" and ":" in the path, as the Engine's router expects.
-  call({"GET", "/images/" + percent_encode(image, "/:@") + "/json", "", timeouts_.http, {}, nullptr},
+  call({"GET", image_path(image) + "/json", "", timeouts_.http},
        [st = state_, operation = "inspect image " + image, done = std::move(done)](result<http::response> r) {
          if (!r) return done(during(operation, r.error()));
          if (r->status == 200) return done(true);
@@ -358,11 +344,11 @@ void engine::pull_image(const std::string& image, const std::string& registry_au
   auto [repo, tag] = split_reference(image);
   std::vector<std::pair<std::string, std::string>> headers;
   if (!registry_auth_b64.empty()) headers.emplace_back("X-Registry-Auth", registry_auth_b64);
-  std::string target = "/images/create?fromImage=" + percent_encode(repo) + "&tag=" + percent_encode(tag);
+  call_spec spec{"POST", "/images/create?fromImage=" + percent_encode(repo) + "&tag=" + percent_encode(tag), "",
+                 timeouts_.container_start, std::move(headers)};
   auto* r = &reactor_;
   auto ep = endpoint_;
-  auto deadline = timeouts_.container_start;
-  versioned([st = state_, r, ep, deadline, image, target = std::move(target), headers = std::move(headers),
+  versioned([st = state_, r, ep, image, spec = std::move(spec),
              done = std::move(done)](result<std::string> version) mutable {
     const std::string operation = "pull image " + image;
     if (!version) return done(during(operation, version.error()));
@@ -373,11 +359,6 @@ void engine::pull_image(const std::string& image, const std::string& registry_au
       std::uint64_t logged_lines = 0;
     };
     auto pull = std::make_shared<pull_state>();
-    http::request req;
-    req.method = "POST";
-    req.target = "/v" + version.value() + target;
-    req.timeout = deadline;
-    req.headers = std::move(headers);
     // Pieces arrive one after another on the call's strand: no lock needed for `pull`.
     auto on_body = [pull, image](std::string_view piece) {
       pull->progress.feed(piece);
@@ -390,7 +371,7 @@ void engine::pull_image(const std::string& image, const std::string& registry_au
       }
     };
     http::async_call_streamed(
-        *r, ep, std::move(req), std::move(on_body),
+        *r, ep, make_request(std::move(spec), version.value()), std::move(on_body),
         [st, pull, operation, image, done = std::move(done)](result<http::response> resp) {
           if (!resp) return done(during(operation, resp.error()));
           if (resp->status != 200) return done(api_error(*st, operation, *resp));
@@ -442,7 +423,7 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
                      "API " + v + " (" + engine_text + ") does not know " + field + "; containers are created without it");
       }
     }
-    std::string target = "/v" + v + "/containers/create";
+    std::string target = "/containers/create";
     if (!name.empty()) target += "?name=" + percent_encode(name);
     if (!platform.empty()) target += (name.empty() ? "?platform=" : "&platform=") + percent_encode(platform);
     // replace, not throw, on invalid UTF-8 (environment values come from clients).
@@ -452,48 +433,34 @@ void engine::create_container(const nlohmann::json& body, const std::string& nam
     // container it still makes is an orphan the start-up reaper removes.)
     auto deliver = std::make_shared<callback<std::string>>(std::move(done));
     auto [create_id, cancel] = watch(st, operation, deliver, r, ep, probe_deadline);
-    send(*r, ep, "POST", std::move(target), std::move(text), deadline, {}, cancel,
-         [st, operation, deliver, create_id = create_id](result<http::response> resp) {
-           if (!st->take_watched(create_id)) return;  // the liveness probe failed it already
-           auto& done = *deliver;
-           if (!resp) return done(during(operation, resp.error()));
-           if (resp->status == 404 && names_absent_image(resp->body)) {
-             // Not an Engine fault: the pull policy (docker/image_policy.cpp) decides what follows.
-             failure absent = engine_error(operation, *resp);
-             absent.code = "DOCKER_IMAGE_ABSENT";
-             return done(absent);
-           }
-           if (resp->status != 201 && resp->status != 200) return done(api_error(*st, operation, *resp));
-           auto answer = answers::read_created(resp->body, operation);
-           if (!answer) return done(answer.error());
-           // The Engine discards some settings it cannot apply and only says so here.
-           for (const auto& warning : answer->warnings)
-             log::warning("DOCKER_CREATE_WARNING", "the Docker Engine warns: " + warning, {{"containerId", answer->id}});
-           done(answer->id);
-         });
+    http::async_call(
+        *r, ep, make_request({"POST", std::move(target), std::move(text), deadline, {}, cancel}, v),
+        [st, operation, deliver, create_id = create_id](result<http::response> resp) {
+          if (!st->take_watched(create_id)) return;  // the liveness probe failed it already
+          auto& done = *deliver;
+          if (!resp) return done(during(operation, resp.error()));
+          if (resp->status == 404 && names_absent_image(resp->body)) {
+            // Not an Engine fault: the pull policy (docker/image_policy.cpp) decides what follows.
+            failure absent = engine_error(operation, *resp);
+            absent.code = "DOCKER_IMAGE_ABSENT";
+            return done(absent);
+          }
+          if (resp->status != 201 && resp->status != 200) return done(api_error(*st, operation, *resp));
+          auto answer = answers::read_created(resp->body, operation);
+          if (!answer) return done(answer.error());
+          // The Engine discards some settings it cannot apply and only says so here.
+          for (const auto& warning : answer->warnings)
+            log::warning("DOCKER_CREATE_WARNING", "the Docker Engine warns: " + warning, {{"containerId", answer->id}});
+          done(answer->id);
+        });
   });
 }
 
 void engine::attach_container(const std::string& id, callback<std::shared_ptr<http::upgraded_stream>> done) {
-  auto* r = &reactor_;
-  auto ep = endpoint_;
-  auto deadline = timeouts_.container_start;
-  versioned([r, ep, deadline, id, done = std::move(done)](result<std::string> version) {
-    const std::string operation = "attach container " + short_id(id);
-    if (!version) return done(during(operation, version.error()));
-    http::request req;
-    req.method = "POST";
-    req.target = "/v" + version.value() + "/containers/" + segment(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1";
-    // The deadline covers connect and the response header only; the stream itself has none.
-    req.timeout = deadline;
-    http::async_upgrade(*r, ep, std::move(req),
-                        [operation, done](result<std::shared_ptr<http::upgraded_stream>> stream) {
-                          if (stream) return done(std::move(stream).value());
-                          auto f = during(operation, stream.error());
-                          if (f.code == "HTTP_UPGRADE_REFUSED") f.code = "DOCKER_API_ERROR";  // the Engine said no
-                          done(std::move(f));
-                        });
-  });
+  // The deadline covers connect and the response header only; the stream itself has none.
+  upgrade({"POST", "/containers/" + segment(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1", "",
+           timeouts_.container_start},
+          "attach container " + short_id(id), std::move(done));
 }
 
 void engine::after(std::chrono::milliseconds delay, std::function<void(bool fired)> done) {
@@ -502,7 +469,7 @@ void engine::after(std::chrono::milliseconds delay, std::function<void(bool fire
 
 void engine::start_container(const std::string& id, callback<void> done) {
   // 304: already started, which is what the caller wanted.
-  call({"POST", "/containers/" + segment(id) + "/start", "", timeouts_.container_start, {}, nullptr},
+  call({"POST", "/containers/" + segment(id) + "/start", "", timeouts_.container_start},
        expect_status(state_, "start container " + short_id(id), {204, 304}, std::move(done)));
 }
 
@@ -516,36 +483,38 @@ void engine::wait_container(const std::string& id, callback<std::int64_t> done) 
     if (!version) return done(during(operation, version.error()));
     auto deliver = std::make_shared<callback<std::int64_t>>(std::move(done));
     auto [wait_id, cancel] = watch(st, operation, deliver, r, ep, probe_deadline);
-    std::string target = "/v" + version.value() + "/containers/" + segment(id) + "/wait";
+    std::string target = "/containers/" + segment(id) + "/wait";
     if (wait_condition_supported(version.value())) target += "?condition=not-running";
-    send(*r, ep, "POST", std::move(target), "", std::chrono::milliseconds{0}, {}, cancel,
-         [st, wait_id = wait_id, operation, deliver](result<http::response> resp) {
-           // The liveness probe may have failed this wait already.
-           if (!st->take_watched(wait_id)) return;
-           if (!resp) return (*deliver)(during(operation, resp.error()));
-           if (resp->status != 200) return (*deliver)(api_error(*st, operation, *resp));
-           (*deliver)(answers::read_wait(resp->body, operation));
-         });
+    http::async_call(
+        *r, ep,
+        make_request({"POST", std::move(target), "", std::chrono::milliseconds{0}, {}, cancel}, version.value()),
+        [st, wait_id = wait_id, operation, deliver](result<http::response> resp) {
+          // The liveness probe may have failed this wait already.
+          if (!st->take_watched(wait_id)) return;
+          if (!resp) return (*deliver)(during(operation, resp.error()));
+          if (resp->status != 200) return (*deliver)(api_error(*st, operation, *resp));
+          (*deliver)(answers::read_wait(resp->body, operation));
+        });
   });
 }
 
 void engine::resize_container(const std::string& id, unsigned rows, unsigned cols, callback<void> done) {
   call({"POST", "/containers/" + segment(id) + "/resize?h=" + std::to_string(rows) + "&w=" + std::to_string(cols), "",
-        timeouts_.http, {}, nullptr},
+        timeouts_.http},
        expect_status(state_, "resize container " + short_id(id), {200, 204}, std::move(done)));
 }
 
 void engine::kill_container(const std::string& id, const std::string& signal, callback<void> done) {
   std::string target = "/containers/" + segment(id) + "/kill";
   if (!signal.empty()) target += "?signal=" + percent_encode(signal);
-  call({"POST", std::move(target), "", timeouts_.signal, {}, nullptr},
+  call({"POST", std::move(target), "", timeouts_.signal},
        expect_status(state_, "kill container " + short_id(id) + (signal.empty() ? "" : " with " + signal), {204},
                      std::move(done)));
 }
 
 void engine::remove_container(const std::string& id, callback<void> done) {
   // 404: already gone, which is what removal wants; cleanup paths may race each other.
-  call({"DELETE", "/containers/" + segment(id) + "?force=1&v=1", "", timeouts_.container_stop, {}, nullptr},
+  call({"DELETE", "/containers/" + segment(id) + "?force=1&v=1", "", timeouts_.container_stop},
        expect_status(state_, "remove container " + short_id(id), {204, 200, 404}, std::move(done)));
 }
 
@@ -553,7 +522,7 @@ void engine::list_containers_with_label(const std::string& label, callback<std::
   nlohmann::json filters = {{"label", nlohmann::json::array({label})}};
   std::string target = "/containers/json?all=1&filters=" +
                        percent_encode(filters.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  call({"GET", std::move(target), "", timeouts_.http, {}, nullptr},
+  call({"GET", std::move(target), "", timeouts_.http},
        [st = state_, operation = "list containers labelled " + label, done = std::move(done)](result<http::response> r) {
          if (!r) return done(during(operation, r.error()));
          if (r->status != 200) return done(api_error(*st, operation, *r));

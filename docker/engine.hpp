@@ -1,5 +1,5 @@
 #pragma once
-// The Docker Engine API operations this server uses, over protocol/http_client.
+// The Docker Engine API operations this server uses, over protocol/http/client.hpp.
 // Every call is asynchronous; completions run on a reactor thread. Every call has a deadline
 // from docker.execution.timeouts (see engine_timeouts) unless stated, and goes under the
 // negotiated "/v1.xx" prefix: the first call negotiates if start-up could not.
@@ -15,7 +15,7 @@
 
 #include "common/result.hpp"
 #include "docker/api_version.hpp"
-#include "protocol/http_client.hpp"
+#include "protocol/http/client.hpp"
 
 namespace cssh::docker {
 
@@ -143,14 +143,18 @@ class engine {
   /// (for callers that retry calls later, e.g. a removal that failed while the Engine was away).
   void after(std::chrono::milliseconds delay, std::function<void(bool fired)> done);
 
-  struct state;  // shared with completions, which may outlive the engine object
+  struct state;      // shared with completions, which may outlive the engine object
+  struct call_spec;  // one request (docker/engine_request.hpp)
 
  private:
-  struct call_spec;
   /// Runs `then` with the API version, negotiating first if there is none yet.
   void versioned(std::function<void(result<std::string>)> then);
-  /// Sends a request whose target gets the version prefix.
+  /// Sends a request whose target gets the version prefix: every plain call goes this way (those
+  /// that need the version itself, a stream or the liveness probe use versioned and make_request).
   void call(call_spec spec, http::response_handler done);
+  /// Like call, for a hijacked stream (attach, exec start): a refused upgrade is the Engine
+  /// saying no (DOCKER_API_ERROR), any failure is named `operation`.
+  void upgrade(call_spec spec, std::string operation, callback<std::shared_ptr<http::upgraded_stream>> done);
 
   http::reactor& reactor_;
   http::endpoint endpoint_;

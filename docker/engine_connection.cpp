@@ -1,7 +1,7 @@
 #include "docker/engine_connection.hpp"
 
 #include "docker/api_version.hpp"
-#include "protocol/http_tls.hpp"
+#include "protocol/http/tls.hpp"
 
 namespace cssh::docker {
 namespace {

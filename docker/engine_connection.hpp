@@ -7,7 +7,7 @@
 
 #include "common/result.hpp"
 #include "config/app_config.hpp"
-#include "protocol/http_endpoint.hpp"
+#include "protocol/http/endpoint.hpp"
 
 namespace cssh::docker {
 

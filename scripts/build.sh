@@ -16,6 +16,9 @@ if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
 fi
 if command -v ccache >/dev/null 2>&1; then
   configure_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # The precompiled headers (CMakeLists.txt) are cached only when ccache may ignore their
+  # defines and time stamps.
+  export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 else
   echo "build: ccache not found; building without it" >&2
 fi

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "protocol/auth_webhook.hpp"
+#include "protocol/webhook/auth_webhook.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string body(reinterpret_cast<const char*>(data), size);

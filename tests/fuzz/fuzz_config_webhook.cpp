@@ -9,7 +9,7 @@
 
 #include "common/log.hpp"
 #include "config/loader.hpp"
-#include "protocol/config_webhook.hpp"
+#include "protocol/webhook/config_webhook.hpp"
 
 namespace {
 const cssh::config::app_config& base_config() {

@@ -1,6 +1,6 @@
 // libFuzzer target: an HTTP response from the Docker Engine socket or a webhook server, parsed
 // with Beast under the limits the client uses (http::max_response_header_bytes / body bytes),
-// then the body handed to the Engine answer readers, as protocol/http_client.cpp does. Like the
+// then the body handed to the Engine answer readers, as protocol/http/client.cpp does. Like the
 // client, the header is parsed on its own first: Beast 1.74 loses a Content-Length body_limit
 // error when header and body are parsed in one eager pass, and then reserves the announced length
 // (the fuzzer's first find, "Content-Length: 99999999999"; the client's header-first read is safe).
@@ -15,7 +15,7 @@
 
 #include "docker/api_version.hpp"
 #include "docker/engine_answers.hpp"
-#include "protocol/http_client.hpp"
+#include "protocol/http/client.hpp"
 
 namespace beast_http = boost::beast::http;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the PROXY protocol v1/v2 header parser (protocol/proxy_protocol), fed the
+// libFuzzer target: the PROXY protocol v1/v2 header parser (protocol/proxy/header_parser), fed the
 // way the header reader feeds it: growing prefixes, never more than bytes_wanted() asks for.
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/proxy_protocol.hpp"
+#include "protocol/proxy/header_parser.hpp"
 
 namespace pp = cssh::proxy_protocol;
 

@@ -17,7 +17,7 @@
 #include <utility>
 
 #include "docker/engine.hpp"
-#include "protocol/docker_frame.hpp"
+#include "actors/docker_frame.hpp"
 
 namespace engine_test {
 

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "protocol/http_client.hpp"
+#include "protocol/http/client.hpp"
 
 namespace engine_test {
 

@@ -10,8 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "actors/stdin_pipe.hpp"
 #include "actors/stream_relay.hpp"
-#include "protocol/docker_frame.hpp"
+#include "actors/docker_frame.hpp"
 
 using namespace cssh;
 using namespace cssh::actors;
@@ -122,19 +123,17 @@ struct fixture {
   std::shared_ptr<recording_session> session = std::make_shared<recording_session>();
   std::shared_ptr<scripted_stream> stream = std::make_shared<scripted_stream>();
 
+  std::shared_ptr<stdin_pipe> input = std::make_shared<stdin_pipe>(session, 7);
+
   std::unique_ptr<stream_relay> make(bool tty) {
-    auto relay = std::make_unique<stream_relay>(caf::actor_cast<caf::actor>(owner), relay_target{session, 7}, tty);
+    auto relay =
+        std::make_unique<stream_relay>(caf::actor_cast<caf::actor>(owner), relay_target{session, 7, input}, tty);
     relay->attach(stream, "container test");
     return relay;
   }
   bool got_ready() {
     bool got = false;
     owner->receive([&](relay_ready) { got = true; }, caf::after(std::chrono::seconds(5)) >> [] {});
-    return got;
-  }
-  std::optional<relay_written> got_written() {
-    std::optional<relay_written> got;
-    owner->receive([&](relay_written& w) { got = w; }, caf::after(std::chrono::seconds(5)) >> [] {});
     return got;
   }
 };
@@ -180,10 +179,10 @@ TEST_CASE("stream_relay: reading stops at the output credit limit and resumes on
   while (f.stream->read_waiting()) {
     f.stream->answer(frame(stream_kind::stdout_stream, payload));
     handed += payload.size();
-    REQUIRE(handed <= 2 * output_credit_limit);
+    REQUIRE(handed <= 2 * flow::output_credit_limit);
   }
   // Payload only counts (frame headers never reach the client's window): exactly the limit.
-  CHECK(handed == output_credit_limit);
+  CHECK(handed == flow::output_credit_limit);
   CHECK_FALSE(f.stream->read_waiting());  // nothing is read until the client drains some
   f.session->sink(1);
   CHECK(f.stream->read_waiting());  // under the limit: one more read
@@ -224,50 +223,77 @@ TEST_CASE("stream_relay: a bad frame ends the output") {
   CHECK_FALSE(f.stream->read_waiting());
 }
 
-TEST_CASE("stream_relay: stdin goes out in batches, each finished write is credited to the session") {
+// The client's input: pushed by the session thread into the stdin_pipe, written on the reactor
+// (here: the test's thread finishing the scripted writes), credited straight to the session.
+TEST_CASE("stdin_pipe: stdin goes out in batches, each finished write is credited to the session") {
   fixture f;
   auto relay = f.make(false);
-  relay->add_stdin("one");
+  f.input->push("one");
   REQUIRE(f.stream->written.size() == 1);  // the first piece leaves at once
-  relay->add_stdin("two");
-  relay->add_stdin("three");
+  f.input->push("two");
+  f.input->push("three");
   CHECK(f.stream->written.size() == 1);  // one write at a time: the rest waits and is joined
   f.stream->finish_write(true);
-  auto w = f.got_written();
-  REQUIRE(w);
-  relay->on_written(*w);
+  REQUIRE(f.stream->pending_writes.size() == 1);  // the joined rest went out at once
   CHECK(f.session->consumed == 3);
   REQUIRE(f.stream->written.size() == 2);
   CHECK(f.stream->written[1] == "twothree");
   // EOF waits for the queue and for allow_half_close.
-  relay->stdin_eof();
+  f.input->end();
   f.stream->finish_write(true);
-  w = f.got_written();
-  REQUIRE(w);
-  relay->on_written(*w);
+  REQUIRE(f.stream->pending_writes.empty());
   CHECK(f.session->consumed == 11);
   CHECK_FALSE(f.stream->half_closed);
   relay->allow_half_close();
   CHECK(f.stream->half_closed);
   // Input after EOF has nowhere to go and is credited at once.
-  relay->add_stdin("late");
+  f.input->push("late");
   CHECK(f.session->consumed == 15);
 }
 
-TEST_CASE("stream_relay: a failed stdin write credits everything queued and closes stdin") {
+TEST_CASE("stdin_pipe: a failed stdin write credits everything queued and closes stdin") {
   fixture f;
   auto relay = f.make(false);
-  relay->add_stdin("first");
-  relay->add_stdin("queued");
+  f.input->push("first");
+  f.input->push("queued");
+  REQUIRE(f.input->in_flight() == 11);
   f.stream->finish_write(false);
-  auto w = f.got_written();
-  REQUIRE(w);
-  CHECK_FALSE(w->ok);
-  relay->on_written(*w);
+  CHECK(f.input->in_flight() == 0);
   CHECK(f.session->consumed == 11);
-  relay->add_stdin("after");
+  f.input->push("after");
   CHECK(f.session->consumed == 16);
   CHECK(f.stream->written.size() == 1);
+}
+
+TEST_CASE("stdin_pipe: input that comes before the stream is queued and written on attach, in order") {
+  fixture f;
+  f.input->push("early ");
+  f.input->push("bytes");
+  f.input->end();
+  CHECK(f.stream->written.empty());  // no stream yet
+  CHECK(f.input->in_flight() == 11);
+  auto relay = f.make(false);
+  REQUIRE(f.stream->written.size() == 1);
+  CHECK(f.stream->written[0] == "early bytes");
+  relay->allow_half_close();
+  CHECK_FALSE(f.stream->half_closed);  // the write is still in flight: EOF waits for it
+  f.stream->finish_write(true);
+  CHECK(f.stream->half_closed);
+  CHECK(f.session->consumed == 11);
+}
+
+TEST_CASE("stdin_pipe: a TTY stream is never half-closed; closing the relay drops what is queued") {
+  fixture f;
+  auto relay = f.make(true);
+  f.input->end();
+  relay->allow_half_close();
+  CHECK_FALSE(f.stream->half_closed);
+  f.input->push("after eof");
+  CHECK(f.stream->written.empty());
+  relay->close();
+  f.input->push("after close");
+  CHECK(f.stream->written.empty());
+  CHECK(f.stream->closed);
 }
 
 TEST_CASE("stream_relay: output credited while it is being handed over is not lost") {
@@ -277,7 +303,7 @@ TEST_CASE("stream_relay: output credited while it is being handed over is not lo
   using docker_frame::stream_kind;
   const std::string payload(64 * 1024, 'y');
   // Three times the credit limit, each read drained at once: the pump must never stall.
-  for (std::size_t sent = 0; sent < 3 * output_credit_limit; sent += payload.size()) {
+  for (std::size_t sent = 0; sent < 3 * flow::output_credit_limit; sent += payload.size()) {
     REQUIRE(f.stream->read_waiting());
     f.stream->answer(frame(stream_kind::stdout_stream, payload));
     f.session->join_drainers();

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "docker/engine_connection.hpp"
-#include "protocol/ssh_host_keys.hpp"
-#include "protocol/webhook_client.hpp"
+#include "protocol/ssh/host_keys.hpp"
+#include "protocol/webhook/client.hpp"
 
 namespace {
 

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "protocol/auth_webhook.hpp"
-#include "protocol/config_webhook.hpp"
+#include "protocol/webhook/auth_webhook.hpp"
+#include "protocol/webhook/config_webhook.hpp"
 
 #include "../test_text.hpp"
 

@@ -26,7 +26,7 @@
 #include <utility>
 
 #include "../test_text.hpp"
-#include "protocol/http_client.hpp"
+#include "protocol/http/client.hpp"
 
 namespace http_test {
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "protocol/http_endpoint.hpp"
+#include "protocol/http/endpoint.hpp"
 
 using cssh::http::endpoint;
 using cssh::http::parse_docker_host;

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "fake_http_server.hpp"
-#include "protocol/http_transport.hpp"
+#include "protocol/http/transport.hpp"
 
 using namespace http_test;
 

@@ -21,8 +21,8 @@
 #include <string>
 #include <thread>
 
-#include "protocol/http_client.hpp"
-#include "protocol/http_tls.hpp"
+#include "protocol/http/client.hpp"
+#include "protocol/http/tls.hpp"
 
 #include "fake_http_server.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol/proxy_protocol.hpp"
+#include "protocol/proxy/header_parser.hpp"
 
 namespace pp = cssh::proxy_protocol;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "protocol/ssh_startup_limiter.hpp"
+#include "protocol/ssh/startup_limiter.hpp"
 
 using cssh::ssh::startup_limiter;
 

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "protocol/webhook_client.hpp"
+#include "protocol/webhook/client.hpp"
 
 #include "fake_http_server.hpp"
 

@@ -20,8 +20,10 @@ struct connection_state {
   bool authenticated = false;
   std::string pending_username;  // authenticatedUsername from the auth answer
   /// This login's place under limits.maxConnections(PerUser), held until the actor ends.
-  resource_limits::slot login_slot;
-  std::string login_slot_user;
+  held_place place;
+  /// Login attempts so far: an outcome of an earlier one than the latest is stale (the session
+  /// thread stopped waiting for it, AUTH_TIMEOUT, and asked again).
+  std::uint64_t attempts = 0;
 };
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
@@ -39,20 +41,17 @@ void route(self_ptr self, Message& msg) {
 template <class Check>
 void authenticate(self_ptr self, Check check, verdict_promise promise) {
   auto& s = self->state;
-  auto login = spawn_login_sequence(*s.context->system, s.context, s.login_slot ? s.login_slot_user : "");
-  const std::string typed_username = check.username;
+  auto login = spawn_login_sequence(*s.context->system, s.context);
+  const auto attempt = ++s.attempts;
   self->request(login, caf::infinite, std::move(check))
       .then(
           [=](login_outcome& outcome) mutable {
             auto& st = self->state;
+            if (attempt != st.attempts) return promise.deliver(denied("a later login attempt replaced this one"));
+            take_place(*st.context, st.place, outcome, st.info.connection_id, st.info.remote_address);  // step 4
             auto& verdict = outcome.verdict;
             if (!outcome.disconnect.empty() && st.session) st.session->disconnect(outcome.disconnect);
             if (!verdict.success) return promise.deliver(std::move(verdict));
-            if (outcome.slot) {
-              st.login_slot = std::move(outcome.slot);
-              st.login_slot_user =
-                  verdict.authenticated_username.empty() ? typed_username : verdict.authenticated_username;
-            }
             st.info.config = verdict.config;
             st.info.environment.clear();
             for (const auto& [name, v] : verdict.meta.environment) st.info.environment[name] = v.value;

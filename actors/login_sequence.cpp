@@ -9,7 +9,6 @@ namespace {
 
 struct login_state {
   context_ptr context;
-  std::string held_slot_user;
   login_context login;                 // who, as typed, with what the steps gathered so far
   const char* method = "";             // "password" / "publickey"
   login_deadline deadline{};
@@ -40,26 +39,6 @@ auto refuse_on_error(self_ptr self, std::string who) {
   return [self, who](caf::error& err) { refuse(self, who + " failed: " + self->system().render(err)); };
 }
 
-// --- 4. limits ---------------------------------------------------------------------------
-void take_place(self_ptr self) {
-  auto& st = self->state;
-  login_outcome outcome;
-  const std::string user = authenticated_name(st);
-  if (st.context->limits && st.held_slot_user != user) {
-    auto admission = st.context->limits->admit_connection(user);
-    if (!admission.held) {
-      log::notice(admission.code, "login refused: " + admission.reason,
-                  {{"connectionId", st.login.connection_id}, {"username", user},
-                   {"remoteAddress", st.login.remote_address}});
-      metrics::security().count_limit_refusal(admission.limit);
-      return refuse(self, admission.reason, "login refused: " + admission.reason + "; try again later");
-    }
-    outcome.slot = std::move(admission.held);
-  }
-  outcome.verdict = std::move(st.verdict);
-  finish(self, std::move(outcome));
-}
-
 // --- 3. configuration --------------------------------------------------------------------
 void configure(self_ptr self) {
   auto& st = self->state;
@@ -80,7 +59,10 @@ void configure(self_ptr self) {
             }
             s.verdict.meta.merge(answer.meta);
             s.verdict.config = answer.config;
-            take_place(self);
+            login_outcome outcome;
+            outcome.user = authenticated_name(s);
+            outcome.verdict = std::move(s.verdict);
+            finish(self, std::move(outcome));  // step 4 follows in the connection actor
           },
           refuse_on_error(self, "config fetch actor"));
 }
@@ -122,7 +104,7 @@ caf::result<login_outcome> start(self_ptr self, Check check, const char* method)
   self->request(st.context->auth, caf::infinite, std::move(check))
       .then(
           [self](auth_verdict& verdict) {
-            if (!verdict.success) return finish(self, login_outcome{std::move(verdict), nullptr, ""});
+            if (!verdict.success) return finish(self, login_outcome{std::move(verdict), "", ""});
             self->state.verdict = std::move(verdict);
             authorize(self);
           },
@@ -130,9 +112,8 @@ caf::result<login_outcome> start(self_ptr self, Check check, const char* method)
   return st.promise;
 }
 
-login_sequence::behavior_type login_behavior(self_ptr self, context_ptr context, std::string held_slot_user) {
+login_sequence::behavior_type login_behavior(self_ptr self, context_ptr context) {
   self->state.context = std::move(context);
-  self->state.held_slot_user = std::move(held_slot_user);
   return {
       [=](password_check& c) { return start(self, std::move(c), "password"); },
       [=](pubkey_check& c) { return start(self, std::move(c), "publickey"); },
@@ -141,8 +122,26 @@ login_sequence::behavior_type login_behavior(self_ptr self, context_ptr context,
 
 }  // namespace
 
-login_sequence spawn_login_sequence(caf::actor_system& system, context_ptr context, std::string held_slot_user) {
-  return spawn_observed(system, "login", login_behavior, std::move(context), std::move(held_slot_user));
+login_sequence spawn_login_sequence(caf::actor_system& system, context_ptr context) {
+  return spawn_observed(system, "login", login_behavior, std::move(context));
+}
+
+// --- 4. limits, in the connection actor -------------------------------------------------------
+void take_place(const server_context& context, held_place& held, login_outcome& outcome,
+                const std::string& connection_id, const std::string& remote_address) {
+  if (!outcome.verdict.success || !context.limits) return;
+  if (held.slot && held.user == outcome.user) return;
+  auto admission = context.limits->admit_connection(outcome.user);
+  if (!admission.held) {
+    log::notice(admission.code, "login refused: " + admission.reason,
+                {{"connectionId", connection_id}, {"username", outcome.user}, {"remoteAddress", remote_address}});
+    metrics::security().count_limit_refusal(admission.limit);
+    outcome.verdict = denied(admission.reason);
+    outcome.disconnect = "login refused: " + admission.reason + "; try again later";
+    return;
+  }
+  held.slot = std::move(admission.held);
+  held.user = outcome.user;
 }
 
 }  // namespace cssh::actors

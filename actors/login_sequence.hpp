@@ -10,8 +10,10 @@
 //                     users file's per-user image                          config_fetch_actor
 //                     A failing config server also closes the connection (the client must not
 //                     retry against a broken server).
-//   4. limits         a place under limits.maxConnections(PerUser)         resource_limits
-//                     A refusal also closes the connection, telling the client to retry later.
+//   4. limits         a place under limits.maxConnections(PerUser)         take_place() below
+//                     Taken when the outcome reaches the connection actor, which knows then
+//                     which place it holds (a connection holds one, for its latest user). A
+//                     refusal also closes the connection, telling the client to retry later.
 //
 // Bounds of the whole sequence, enforced outside it:
 //   - one deadline, auth.authTimeout from the start: every webhook retry stops at it, and the
@@ -20,6 +22,8 @@
 //     connection past the limit (protocol/ssh/auth_callbacks.cpp).
 //
 // accepts password_check, pubkey_check -> replies login_outcome (then the actor ends)
+// The connection actor runs one attempt at a time (libssh asks one after the other) and drops
+// the outcome of an attempt the session thread stopped waiting for once a later one started.
 
 #include <caf/all.hpp>
 #include <string>
@@ -34,18 +38,29 @@ struct login_outcome {
   /// On success: the authenticated name, the gathered metadata/environment/files and the
   /// connection's configuration. On refusal: why (for the log).
   auth_verdict verdict;
-  /// The place taken under `limits:` (null when none was needed or one is held already).
-  resource_limits::slot slot;
+  /// Who logged in (the authenticated name, else the typed one): the user step 4 counts.
+  std::string user;
   /// Set when the connection must close after this attempt; the client reads it.
   std::string disconnect;
+};
+
+/// The place a connection holds under `limits:`, for its latest user (no slot: none held).
+struct held_place {
+  resource_limits::slot slot;
+  std::string user;
 };
 
 using login_sequence = caf::typed_actor<caf::replies_to<password_check>::with<login_outcome>,
                                         caf::replies_to<pubkey_check>::with<login_outcome>>;
 
-/// `held_slot_user`: the user this connection holds a place for already ("" for none): a
-/// second login of the same user needs no second place.
-login_sequence spawn_login_sequence(caf::actor_system& system, context_ptr context, std::string held_slot_user);
+login_sequence spawn_login_sequence(caf::actor_system& system, context_ptr context);
+
+/// Step 4, in the connection actor: a successful outcome takes a place for its user, unless
+/// `held` is one for that user already (a second login of the same user needs no second place).
+/// A full server turns the outcome into a refusal that closes the connection (logged as
+/// LIMIT_*, counted). `connection_id` and `remote_address` are for the log.
+void take_place(const server_context& context, held_place& held, login_outcome& outcome,
+                const std::string& connection_id, const std::string& remote_address);
 
 }  // namespace cssh::actors
 

@@ -203,14 +203,18 @@ std::string engine_info::engine_text() const {
 }
 
 failure engine_error(const std::string& operation, const http::response& resp) {
-  std::string message = engine_message(resp.body);
-  // The runtime's words for a program that is not there (a start, or an exec's create): told
-  // apart here, at the edge, so the session's exit status (127, as `docker run`) follows from
-  // the code and no caller searches the text.
-  const bool program_missing = message.find("executable file not found") != std::string::npos ||
-                               message.find("no such file or directory") != std::string::npos;
-  return fail(program_missing ? "DOCKER_PROGRAM_NOT_FOUND" : "DOCKER_API_ERROR",
-              operation + ": Engine answered " + std::to_string(resp.status) + ": " + message);
+  return fail("DOCKER_API_ERROR",
+              operation + ": Engine answered " + std::to_string(resp.status) + ": " + engine_message(resp.body));
+}
+
+failure start_failure(failure f) {
+  // The runtime's words for a program that is not there. Told apart here, at the edge and only
+  // for a start (where `docker run` tells them apart too), so the session's exit status (127)
+  // follows from the code and no caller searches the text.
+  const bool program_missing = f.message.find("executable file not found") != std::string::npos ||
+                               f.message.find("no such file or directory") != std::string::npos;
+  if (f.code == "DOCKER_API_ERROR" && program_missing) f.code = "DOCKER_PROGRAM_NOT_FOUND";
+  return f;
 }
 
 engine::engine(http::reactor& reactor, http::endpoint ep, engine_timeouts timeouts)
@@ -470,7 +474,10 @@ void engine::after(std::chrono::milliseconds delay, std::function<void(bool fire
 void engine::start_container(const std::string& id, callback<void> done) {
   // 304: already started, which is what the caller wanted.
   call({"POST", "/containers/" + segment(id) + "/start", "", timeouts_.container_start},
-       expect_status(state_, "start container " + short_id(id), {204, 304}, std::move(done)));
+       expect_status(state_, "start container " + short_id(id), {204, 304}, [done = std::move(done)](result<void> r) {
+         if (!r) return done(start_failure(r.error()));
+         done(std::move(r));
+       }));
 }
 
 void engine::wait_container(const std::string& id, callback<std::int64_t> done) {

@@ -165,5 +165,8 @@ class engine {
 /// Turns a non-2xx Engine answer into a failure naming the operation and the Engine's
 /// own message ({"message": "..."}).
 failure engine_error(const std::string& operation, const http::response& resp);
+/// A container start's failure, recoded DOCKER_PROGRAM_NOT_FOUND when the Engine says the program
+/// is not there (the session then exits 127, as `docker run` does); any other stays as it is.
+failure start_failure(failure f);
 
 }  // namespace cssh::docker

@@ -200,11 +200,14 @@ TEST_CASE("engine_error: the Engine's message, else the raw body, else a placeho
   resp.body = R"({"message":"boom"})";
   CHECK(docker::engine_error("start container x", resp).message == "start container x: Engine answered 500: boom");
   CHECK(docker::engine_error("start container x", resp).code == "DOCKER_API_ERROR");
-  // A program that is not there has a code of its own: the session's exit status (127) follows from it.
+  // A start's failure for a program that is not there has a code of its own: the session's exit
+  // status (127) follows from it. Only a start: other calls keep DOCKER_API_ERROR.
   resp.body = R"({"message":"failed to create task: exec: \"nope\": executable file not found in $PATH"})";
-  CHECK(docker::engine_error("start container x", resp).code == "DOCKER_PROGRAM_NOT_FOUND");
+  CHECK(docker::start_failure(docker::engine_error("start container x", resp)).code == "DOCKER_PROGRAM_NOT_FOUND");
   resp.body = R"({"message":"OCI runtime create failed: stat /bin/nope: no such file or directory"})";
-  CHECK(docker::engine_error("start container x", resp).code == "DOCKER_PROGRAM_NOT_FOUND");
+  CHECK(docker::start_failure(docker::engine_error("start container x", resp)).code == "DOCKER_PROGRAM_NOT_FOUND");
+  CHECK(docker::engine_error("start container x", resp).code == "DOCKER_API_ERROR");
+  CHECK(docker::start_failure(cssh::fail("HTTP_STREAM_ERROR", "no such file or directory")).code == "HTTP_STREAM_ERROR");
   resp.body = "plain text\n";
   CHECK(docker::engine_error("op", resp).message == "op: Engine answered 500: plain text");
   resp.body = "";

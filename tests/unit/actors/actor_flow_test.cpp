@@ -93,8 +93,8 @@ struct login_fixture : actor_test_fixture {
   }
 
   /// Runs one password login through a fresh login_sequence and returns its outcome.
-  login_outcome login(context_ptr ctx, std::string held_slot_user = "") {
-    auto seq = track(spawn_login_sequence(sys, ctx, std::move(held_slot_user)));
+  login_outcome login(context_ptr ctx) {
+    auto seq = track(spawn_login_sequence(sys, ctx));
     std::optional<login_outcome> got;
     // (Every behaviour takes an argument besides self: CAF 0.17 binds a null argument tuple
     // otherwise, which UBSan reports.)
@@ -124,14 +124,20 @@ TEST_CASE_FIXTURE(login_fixture, "login sequence: a refused credential ends it b
 
 TEST_CASE_FIXTURE(login_fixture, "login sequence: credential, authorization, configuration, limits, in order") {
   file_config->auth.authz.method = "webhook";
-  auto outcome = login(context(allowed("alice-renamed"), allowed(), good_answer(), 5));
+  auto ctx = context(allowed("alice-renamed"), allowed(), good_answer(), 5);
+  auto outcome = login(ctx);
   REQUIRE(outcome.verdict.success);
   // authz and the config server hear the name the credential's backend gave.
   CHECK(log->calls ==
         std::vector<std::string>{"password:alice", "authz:alice-renamed", "config:alice-renamed:0"});
   CHECK(outcome.verdict.config == answer_config);
   CHECK(outcome.verdict.meta.metadata.at("team").value == "blue");
-  CHECK(outcome.slot != nullptr);  // a place under limits.maxConnections is held
+  CHECK(outcome.user == "alice-renamed");
+  held_place place;
+  take_place(*ctx, place, outcome, "c1", "127.0.0.1:5000");
+  CHECK(outcome.verdict.success);
+  CHECK(place.slot != nullptr);  // a place under limits.maxConnections is held, for the authenticated name
+  CHECK(place.user == "alice-renamed");
 }
 
 TEST_CASE_FIXTURE(login_fixture, "login sequence: without auth.authz no authorization is asked") {
@@ -158,23 +164,47 @@ TEST_CASE_FIXTURE(login_fixture, "login sequence: a failing config server refuse
   config_answer broken;
   broken.ok = false;
   broken.reason = "config server: HTTP 500";
-  auto outcome = login(context(allowed(), allowed(), broken, 5));
+  auto ctx = context(allowed(), allowed(), broken, 5);
+  auto outcome = login(ctx);
   CHECK_FALSE(outcome.verdict.success);
   CHECK(outcome.disconnect.find("configuration server") != std::string::npos);
-  CHECK(outcome.slot == nullptr);  // refused before the limits step: no place taken
+  held_place place;
+  take_place(*ctx, place, outcome, "c1", "127.0.0.1:5000");
+  CHECK(place.slot == nullptr);  // refused before the limits step: no place taken
 }
 
 TEST_CASE_FIXTURE(login_fixture, "login sequence: a full server refuses with a retry-later disconnect; a held place is reused") {
   auto ctx = context(allowed(), allowed(), good_answer(), 1);
+  held_place first_connection;
   auto first = login(ctx);
+  take_place(*ctx, first_connection, first, "c1", "127.0.0.1:5000");
   REQUIRE(first.verdict.success);
-  REQUIRE(first.slot != nullptr);
-  auto second = login(ctx);  // another connection while the first holds the only place
+  REQUIRE(first_connection.slot != nullptr);
+  held_place second_connection;  // another connection while the first holds the only place
+  auto second = login(ctx);
+  take_place(*ctx, second_connection, second, "c2", "127.0.0.1:5001");
   CHECK_FALSE(second.verdict.success);
   CHECK(second.disconnect.find("try again later") != std::string::npos);
-  auto again = login(ctx, "alice");  // the same connection logging in again as alice
+  CHECK(second_connection.slot == nullptr);
+  auto again = login(ctx);  // the first connection logging in again as alice
+  auto held = first_connection.slot;
+  take_place(*ctx, first_connection, again, "c1", "127.0.0.1:5000");
   CHECK(again.verdict.success);
-  CHECK(again.slot == nullptr);  // its place is the one it holds
+  CHECK(first_connection.slot == held);  // its place is the one it holds
+}
+
+TEST_CASE_FIXTURE(login_fixture, "login sequence: an empty user name still counts against the limits") {
+  auto ctx = context(allowed(), allowed(), good_answer(), 1);
+  login_outcome a;
+  a.verdict = allowed();
+  a.user = "";
+  held_place pa;
+  take_place(*ctx, pa, a, "c1", "127.0.0.1:5000");
+  CHECK(pa.slot != nullptr);
+  login_outcome b = a;
+  held_place pb;
+  take_place(*ctx, pb, b, "c2", "127.0.0.1:5001");
+  CHECK_FALSE(b.verdict.success);  // no free pass for ""
 }
 
 // --- a channel's ending ------------------------------------------------------------------

@@ -67,7 +67,7 @@ struct io_state {
   /// Signals delivered through SSH `signal` requests (numbers), to tell an exit by signal.
   std::vector<int> delivered_signals;
   /// Signals asked for before the Engine confirmed the start (output can arrive earlier).
-  std::vector<std::string> early_signals;
+  held_signals early_signals;
 
   std::optional<std::pair<unsigned, unsigned>> size;  // rows, cols
   std::optional<std::int64_t> exit_code;
@@ -262,8 +262,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         metrics::server().container_start_seconds.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - s.requested_at).count());
         apply_size(self);
-        for (const auto& name : s.early_signals) deliver_signal(self, name);
-        s.early_signals.clear();
+        for (const auto& name : s.early_signals.release()) deliver_signal(self, name);
         s.context->engine->wait_container(
             s.container_id, counted_reply_as<wait_step, std::int64_t>(handle_of(self), "container_wait"));
       },
@@ -285,14 +284,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
       // --- from the relay ------------------------------------------------------------------
       [=](relay_ready) {
         auto& s = self->state;
-        if (s.finished) return;
-        auto event = s.relay->on_ready();
-        if (!event.ended_now) return;
-        if (!event.read_error.empty() && !s.stopping) {
-          log::debug("DOCKER_STREAM_ENDED", "attach stream ended with an error: " + event.read_error,
-                     {{"containerId", s.container_id}});
-        }
-        maybe_report_exit(self);
+        if (!s.finished && s.relay->output_ended_now(s.stopping)) maybe_report_exit(self);
       },
       // --- from the channel ---------------------------------------------------------------
       [=](io_resize& msg) {
@@ -300,12 +292,7 @@ io_impl::behavior_type io_behavior(self_ptr self, context_ptr context,
         apply_size(self);
       },
       [=](io_signal& msg) {
-        auto& s = self->state;
-        if (!s.started) {
-          s.early_signals.push_back(msg.name);
-          return;
-        }
-        deliver_signal(self, msg.name);
+        if (self->state.early_signals.pass(self->state.started, msg.name)) deliver_signal(self, msg.name);
       },
       [=](io_stop) {
         auto& s = self->state;

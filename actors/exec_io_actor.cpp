@@ -72,7 +72,7 @@ struct exec_state {
   unsigned inspections = 0;
 
   std::vector<int> delivered_signals;
-  std::vector<std::string> early_signals;
+  held_signals early_signals;
   std::optional<std::pair<unsigned, unsigned>> size;  // rows, cols
 };
 
@@ -214,8 +214,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
                    {{"connectionId", s.request.connection_id}, {"containerId", s.container_id}, {"execId", s.exec_id}});
         // The helper gave the terminal its first size; only a later change needs the Engine.
         if (s.size && (s.size->first != s.request.rows || s.size->second != s.request.cols)) apply_size(self, 0);
-        for (const auto& name : s.early_signals) deliver_signal(self, name);
-        s.early_signals.clear();
+        for (const auto& name : s.early_signals.release()) deliver_signal(self, name);
       },
       [=](start_deadline) {
         auto& s = self->state;
@@ -234,14 +233,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
       [=](resize_again& msg) { apply_size(self, msg.attempt); },
       [=](relay_ready) {
         auto& s = self->state;
-        if (s.finished) return;
-        auto event = s.relay->on_ready();
-        if (!event.ended_now) return;
-        if (!event.read_error.empty() && !s.stopping) {
-          log::debug("DOCKER_STREAM_ENDED", "exec stream ended with an error: " + event.read_error,
-                     {{"execId", s.exec_id}});
-        }
-        inspect(self);
+        if (!s.finished && s.relay->output_ended_now(s.stopping)) inspect(self);
       },
       [=](engine_reply<inspect_step, exec_state_reply>& msg) {
         auto& s = self->state;
@@ -263,12 +255,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
         apply_size(self, 0);
       },
       [=](io_signal& msg) {
-        auto& s = self->state;
-        if (!s.started) {
-          s.early_signals.push_back(msg.name);
-          return;
-        }
-        deliver_signal(self, msg.name);
+        if (self->state.early_signals.pass(self->state.started, msg.name)) deliver_signal(self, msg.name);
       },
       [=](io_stop) {
         auto& s = self->state;

@@ -11,6 +11,8 @@
 
 #include <caf/all.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 
 namespace cssh::actors {
@@ -22,6 +24,19 @@ struct io_stop {};
 
 /// From the relay, on the reactor: the output ended (the owner calls stream_relay::on_ready).
 struct relay_ready {};
+
+/// Signals the client asked for before the program runs wait for it (there is nothing to signal
+/// yet); both io actors hold them here and deliver them once it started.
+struct held_signals {
+  std::vector<std::string> names;
+  /// Whether `name` may go now; if not (not started), it is held for release().
+  bool pass(bool started, const std::string& name) {
+    if (started) return true;
+    names.push_back(name);
+    return false;
+  }
+  std::vector<std::string> release() { return std::exchange(names, {}); }
+};
 
 using io_actor = caf::typed_actor<caf::reacts_to<io_resize>, caf::reacts_to<io_signal>, caf::reacts_to<io_stop>,
                                   caf::reacts_to<relay_ready>>;

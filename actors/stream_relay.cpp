@@ -160,6 +160,7 @@ stream_relay::~stream_relay() { close(); }
 
 void stream_relay::attach(std::shared_ptr<http::upgraded_stream> stream, std::string label) {
   stream_ = std::move(stream);
+  label_ = label;
   pump_ = std::make_shared<output_pump>(stream_, owner_, target_, tty_, std::move(label));
   std::weak_ptr<output_pump> weak = pump_;
   target_.session->set_output_credit_sink(target_.ch, [weak](std::size_t bytes) {
@@ -188,6 +189,16 @@ stream_relay::output_event stream_relay::on_ready() {
   event.ended_now = true;
   event.read_error = state.error;
   return event;
+}
+
+bool stream_relay::output_ended_now(bool quiet) {
+  auto event = on_ready();
+  if (!event.ended_now) return false;
+  if (!event.read_error.empty() && !quiet) {
+    log::debug("DOCKER_STREAM_ENDED", label_ + ": its stream ended with an error: " + event.read_error,
+               {{"stream", label_}});
+  }
+  return true;
 }
 
 

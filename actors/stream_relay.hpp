@@ -65,6 +65,10 @@ class stream_relay {
   };
   /// On relay_ready: whether the output ended (all of it is with the session by then).
   output_event on_ready();
+  /// The same for the owner's handler: true when the output ended with this call; a read error
+  /// that ended it is logged (DOCKER_STREAM_ENDED, naming the stream) unless `quiet` (the owner
+  /// is stopping anyway).
+  bool output_ended_now(bool quiet);
   bool output_ended() const { return output_ended_; }
   /// Gives up on the output (the program exited and the stream stayed open too long).
   void mark_output_ended() { output_ended_ = true; }
@@ -79,6 +83,7 @@ class stream_relay {
   bool tty_;
   std::shared_ptr<http::upgraded_stream> stream_;
   std::shared_ptr<output_pump> pump_;
+  std::string label_;  // names the stream in logs ("container 3f2a…", "exec 9c1b…")
   bool output_ended_ = false;
   bool closed_ = false;
 };

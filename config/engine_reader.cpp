@@ -285,21 +285,8 @@ json engine_reader::duration(const YAML::Node& node, const std::string& path) {
 
 json engine_reader::text_list(const YAML::Node& node, const std::string& path, bool allow_single) {
   if (allow_single && node.IsScalar()) return json::array({node.Scalar()});
-  if (!node.IsSequence()) {
-    r_.error(path,
-             std::string(allow_single ? "expected a string or a list of strings" : "expected a list of strings") +
-                 ", got " + yaml_reader::describe(node),
-             &node);
-    return json::value_t::discarded;
-  }
-  json out = json::array();
-  bool ok = true;
-  for (std::size_t i = 0; i < node.size(); ++i) {
-    json item = text(node[i], indexed(path, i));
-    if (item.is_discarded()) ok = false;
-    else out.push_back(std::move(item));
-  }
-  return ok ? out : json(json::value_t::discarded);
+  return list_of(node, path, allow_single ? "a string or a list of strings" : "a list of strings",
+                 [this](const YAML::Node& item, const std::string& where) { return text(item, where); });
 }
 
 json engine_reader::text_map(const YAML::Node& node, const std::string& path) {

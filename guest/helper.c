@@ -13,8 +13,10 @@
  *       Sends signal N to the program a `run` started with CSSH_EXEC=ID in its environment: the
  *       topmost process carrying that marker (its children inherit the variable; the program's
  *       parent does not have it). The Engine cannot signal a process started by exec, so this runs
- *       as a second exec as the same user. Exits 0 when it signalled a process, 1 when none was
- *       found or kill() failed.
+ *       as a second exec as the same user. The Engine answers an exec's start before its process
+ *       exists, so a signal sent right after the start may come first: when no process carries
+ *       the marker yet, it looks again every 10 ms for up to 2 s. Exits 0 when it signalled a
+ *       process, 1 when none was found or kill() failed.
  *
  *   helper idle
  *       Waits until TERM, INT or HUP arrives, then exits 0: the default idle process of a
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -186,7 +189,8 @@ static long parent_of(long pid) {
 
 #define MAX_MARKED 4096
 
-static int signal_marked(const char *marker, int sig) {
+/* Returns 0 (signalled), 1 (failed), or 2 when no process carries the marker and `may_wait`. */
+static int signal_marked(const char *marker, int sig, int may_wait) {
   char entry[256];
   if (strlen(marker) + sizeof MARKER_NAME > sizeof entry) return usage();
   snprintf(entry, sizeof entry, "%s%s", MARKER_NAME, marker);
@@ -216,8 +220,21 @@ static int signal_marked(const char *marker, int sig) {
       say("kill failed: ", strerror(errno), NULL);
     }
   }
-  if (!signalled && count == 0) say("no process carries marker ", marker, NULL);
+  if (!signalled && count == 0) {
+    if (may_wait) return 2;
+    say("no process carries marker ", marker, NULL);
+  }
   return signalled ? 0 : 1;
+}
+
+/* The program of a just-started exec may not exist yet (see the usage above): look again for a while. */
+static int signal_marked_soon(const char *marker, int sig) {
+  const struct timespec pause = {0, 10 * 1000 * 1000};
+  for (int attempt = 0;; attempt++) {
+    int rc = signal_marked(marker, sig, attempt < 200);
+    if (rc != 2) return rc;
+    nanosleep(&pause, NULL);
+  }
 }
 
 static int signal_command(int argc, char **argv) {
@@ -233,7 +250,7 @@ static int signal_command(int argc, char **argv) {
     }
   }
   if (argc % 2 != 0 || !marker || !*marker || sig <= 0) return usage();
-  return signal_marked(marker, (int)sig);
+  return signal_marked_soon(marker, (int)sig);
 }
 
 static void leave(int sig) {

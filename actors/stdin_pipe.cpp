@@ -25,32 +25,27 @@ void stdin_pipe::push(std::string bytes) {
 }
 
 void stdin_pipe::end() {
-  next_step step;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    eof_ = true;
-    step = next_locked();
-  }
-  run(std::move(step));
+  change([this] { eof_ = true; });
 }
 
 void stdin_pipe::attach(std::shared_ptr<http::upgraded_stream> stream, bool tty) {
-  next_step step;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
+  change([&] {
     if (closed_) return;
     stream_ = std::move(stream);
     tty_ = tty;
-    step = next_locked();
-  }
-  run(std::move(step));
+  });
 }
 
 void stdin_pipe::allow_half_close() {
+  change([this] { half_close_allowed_ = true; });
+}
+
+template <class Change>
+void stdin_pipe::change(Change&& apply) {
   next_step step;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    half_close_allowed_ = true;
+    apply();
     step = next_locked();
   }
   run(std::move(step));

@@ -62,6 +62,9 @@ class stdin_pipe : public std::enable_shared_from_this<stdin_pipe> {
     bool half_close = false;
   };
   next_step next_locked();
+  /// Applies `apply` to the state under the lock, then starts what may go next.
+  template <class Change>
+  void change(Change&& apply);
   void run(next_step step);
   void written(result<void> outcome);
   void credit(std::size_t bytes);

@@ -4,6 +4,7 @@
 
 #include "actors/actor_metrics.hpp"
 #include "actors/channel_actor.hpp"
+#include "actors/forward_actor.hpp"
 #include "actors/login_sequence.hpp"
 #include "common/log.hpp"
 #include "common/server_metrics.hpp"
@@ -142,6 +143,14 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
       [=](ch_closed& msg) {
         route(self, msg);
         self->state.channels.erase(msg.ch);
+      },
+      [=](conn_forwarding& msg) {
+        auto& s = self->state;
+        if (!s.supervisor) return msg.hub->fail(failure{"FORWARD_HELPER_FAILED", "not logged in"});
+        // A configuration that disables every program makes no container at login; forwarding
+        // still needs one.
+        if (!s.info.container) start_connection_container(self);
+        spawn_forward_actor(*s.context->system, s.context, *s.info.container, std::move(msg.hub));
       },
       [=](conn_disconnected& msg) {
         auto& s = self->state;

@@ -5,7 +5,7 @@
 // routes the session thread's events to the channel they belong to.
 //
 // accepts conn_password and conn_pubkey (the verdict goes to the message's verdict_promise),
-//         conn_authenticated, conn_channel_opened,
+//         conn_authenticated, conn_channel_opened, conn_forwarding (spawns the forward actor),
 //         the ch_* channel events (channel_events.hpp; routed by channel id), conn_disconnected
 // sends   password_check / pubkey_check to a login_sequence; ch_* to channel actors;
 //         connection_container_stop, supervisor_shutdown when the connection ends
@@ -17,6 +17,7 @@
 
 #include "actors/channel_events.hpp"
 #include "actors/connection_info.hpp"
+#include "actors/forward_hub.hpp"
 #include "actors/server_context.hpp"
 #include "actors/verdict_slot.hpp"
 #include "protocol/ssh/session_events.hpp"
@@ -38,12 +39,14 @@ struct conn_pubkey {
 struct conn_authenticated { std::string username; };
 struct conn_channel_opened { ssh::channel_id ch; };
 struct conn_disconnected { std::string reason; };
+/// The first allowed forwarding request (connection mode): start the helper for `hub`.
+struct conn_forwarding { std::shared_ptr<forward_hub> hub; };
 
 using connection_actor = caf::typed_actor<
     caf::reacts_to<conn_password>, caf::reacts_to<conn_pubkey>, caf::reacts_to<conn_authenticated>,
     caf::reacts_to<conn_channel_opened>, caf::reacts_to<conn_disconnected>, caf::reacts_to<ch_pty>,
     caf::reacts_to<ch_env>, caf::reacts_to<ch_program>, caf::reacts_to<ch_window>, caf::reacts_to<ch_signal>,
-    caf::reacts_to<ch_closed>>;
+    caf::reacts_to<ch_closed>, caf::reacts_to<conn_forwarding>>;
 
 connection_actor spawn_connection_actor(caf::actor_system& system, context_ptr context,
                                         std::shared_ptr<ssh::session_commands> session,
@@ -56,3 +59,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_pubkey)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_authenticated)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_channel_opened)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_disconnected)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cssh::actors::conn_forwarding)

@@ -1,5 +1,7 @@
 #include "actors/security_policy.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <vector>
 
@@ -108,23 +110,48 @@ decision check_new_session(const config::security_config& sec, std::size_t open_
                                              " open (security.maxSessions: " + std::to_string(sec.max_sessions) + ")");
 }
 
-decision check_forwarding(const config::security_config& sec, ssh::forwarding_kind kind) {
+namespace {
+
+bool same_host(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+bool permitted(const std::vector<config::permit_entry>& list, const std::string& host, int port) {
+  for (const auto& e : list)
+    if ((e.host == "*" || same_host(e.host, host)) && (e.port < 0 || e.port == port)) return true;
+  return false;
+}
+
+}  // namespace
+
+decision check_forwarding(const config::security_config& sec, ssh::forwarding_kind kind, const std::string& host,
+                          int port) {
   const auto& fw = sec.forwarding;
   const char* code = "SECURITY_FORWARDING_REJECTED";
   std::string what;
   std::string key;
   security_mode own = security_mode::disable;
+  const std::vector<config::permit_entry>* list = nullptr;
+  const char* list_key = "";
+  const std::string target = host + ":" + std::to_string(port);
   switch (kind) {
     case ssh::forwarding_kind::local:
-      what = "port forwarding (direct-tcpip)";
+      what = "port forwarding (direct-tcpip) to " + target;
       key = "forwardingMode";
       own = fw.forwarding;
+      list = &fw.permit_open;
+      list_key = "permitOpen";
       break;
     case ssh::forwarding_kind::remote:
       code = "SECURITY_REVERSE_FORWARDING_REJECTED";
-      what = "reverse port forwarding (tcpip-forward)";
+      what = "reverse port forwarding (tcpip-forward) on " + target;
       key = "reverseForwardingMode";
       own = fw.reverse_forwarding;
+      list = &fw.permit_listen;
+      list_key = "permitListen";
       break;
     case ssh::forwarding_kind::x11:
       code = "SECURITY_X11_FORWARDING_REJECTED";
@@ -133,16 +160,27 @@ decision check_forwarding(const config::security_config& sec, ssh::forwarding_ki
       own = fw.x11_forwarding;
       break;
     case ssh::forwarding_kind::agent:
-      // ContainerSSH has no setting for it (and does not implement it either).
-      return refuse("SECURITY_AGENT_FORWARDING_REJECTED", "agent forwarding refused: not supported by this server");
+      code = "SECURITY_AGENT_FORWARDING_REJECTED";
+      what = "agent forwarding";
+      key = "agentForwardingMode";
+      own = fw.agent_forwarding;
+      break;
+    case ssh::forwarding_kind::streamlocal:
+      return refuse("SECURITY_SOCKET_FORWARDING_REJECTED",
+                    "Unix-socket forwarding refused: libssh 0.10 cannot serve it (use TCP ports)");
   }
   security_mode m = effective_mode(sec, own);
-  if (m == security_mode::enable)
-    return refuse(code, what + " refused: not implemented by this server (security.forwarding." + key +
-                            " is enable)");
-  std::string setting = own != security_mode::unset ? "security.forwarding." + key + ": " + mode_name(own)
-                                                    : "security.defaultMode: " + mode_name(m);
-  return refuse(code, what + " refused: " + setting);
+  if (m == security_mode::disable) {
+    std::string setting = own != security_mode::unset ? "security.forwarding." + key + ": " + mode_name(own)
+                                                      : "security.defaultMode: " + mode_name(m);
+    return refuse(code, what + " refused: " + setting);
+  }
+  // enable: within the permit list when it has entries; filter: only what it names (agent and
+  // X11 have no list: filter admits them as enable does).
+  const bool must_match = list != nullptr && (m == security_mode::filter || !list->empty());
+  if (must_match && !permitted(*list, host, port))
+    return refuse("SECURITY_FORWARDING_NOT_PERMITTED", what + " refused: not in security.forwarding." + list_key);
+  return {};
 }
 
 decision check_program(const config::security_config& sec, ssh::program_kind kind, const std::string& argument) {

@@ -44,9 +44,11 @@ decision check_subsystem(const config::security_config& sec, const std::string& 
 decision check_signal(const config::security_config& sec, const std::string& name);
 /// One more session channel, with `open_sessions` already open on the connection.
 decision check_new_session(const config::security_config& sec, std::size_t open_sessions);
-/// Forwarding is always refused (this server implements none); the decision names the setting
-/// that refuses it, or says that enabling it has no effect.
-decision check_forwarding(const config::security_config& sec, ssh::forwarding_kind kind);
+/// A forwarding request: -L/-D to `host`:`port`, -R on `host`:`port` (the listen the client
+/// asked for), X11, the agent (no host), or Unix sockets (always refused: libssh 0.10 cannot
+/// serve them). The refusal names the setting or list that refused it.
+decision check_forwarding(const config::security_config& sec, ssh::forwarding_kind kind, const std::string& host = "",
+                          int port = -1);
 /// One of shell, exec or subsystem.
 decision check_program(const config::security_config& sec, ssh::program_kind kind, const std::string& argument);
 

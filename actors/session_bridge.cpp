@@ -1,6 +1,8 @@
 #include "actors/session_bridge.hpp"
 
 #include "actors/security_policy.hpp"
+#include "common/forward_metrics.hpp"
+#include "common/random_id.hpp"
 #include "common/log.hpp"
 #include "common/security_metrics.hpp"
 #include "common/server_metrics.hpp"
@@ -25,6 +27,40 @@ std::vector<std::string> argv_for(const config::docker_execution_config& exec, s
       return docker::command_to_argv(exec.subsystems.at(argument));
   }
   return {};
+}
+
+/// How long a forwarding request that must be answered at once (tcpip-forward, auth-agent-req,
+/// x11-req) waits for the container and its helper: the connection's container is being made
+/// right after login, so the first request may wait for that.
+constexpr std::chrono::seconds forward_answer_timeout{30};
+
+const char* kind_name(ssh::forwarding_kind kind) {
+  switch (kind) {
+    case ssh::forwarding_kind::local: return "local";
+    case ssh::forwarding_kind::remote: return "remote";
+    case ssh::forwarding_kind::x11: return "x11";
+    case ssh::forwarding_kind::agent: return "agent";
+    case ssh::forwarding_kind::streamlocal: return "streamlocal";
+  }
+  return "local";
+}
+
+/// "2f0a..." (hex) to bytes; nothing when it is not even-length hex.
+std::optional<std::string> from_hex(const std::string& hex) {
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 512) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    auto digit = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
 }
 
 }  // namespace
@@ -97,6 +133,7 @@ bool session_bridge::may_open_session() {
 
 void session_bridge::channel_opened(ssh::channel_id ch) {
   ++open_sessions_;
+  session_channels_.insert(ch);
   caf::anon_send(actor_, conn_channel_opened{ch});
 }
 
@@ -175,14 +212,127 @@ void session_bridge::signal_requested(ssh::channel_id ch, const std::string& sig
 }
 
 void session_bridge::forwarding_requested(ssh::forwarding_kind kind, const std::string& detail) {
-  auto decision = security::check_forwarding(config().security, kind);
+  allow_forwarding(kind, detail);  // the driver cannot serve it: only logged and counted
+}
+
+bool session_bridge::allow_forwarding(ssh::forwarding_kind kind, const std::string& host, int port) {
+  auto decision = security::check_forwarding(config().security, kind, host, port);
+  std::string reason = decision.code == "SECURITY_FORWARDING_NOT_PERMITTED" ? "permit_list"
+                       : kind == ssh::forwarding_kind::streamlocal        ? "unsupported"
+                                                                          : "policy";
+  if (decision.allowed && config().docker.execution.mode != config::execution_mode::connection) {
+    // Session mode has no container outside a program's run: nothing to connect from.
+    decision = {false, "FORWARDING_NEEDS_CONNECTION_MODE",
+                std::string(kind_name(kind)) +
+                    " forwarding refused: it needs docker.execution.mode: connection (this server runs a "
+                    "container per session)"};
+    reason = "session_mode";
+  }
+  if (decision.allowed) return true;
   nlohmann::json details = nlohmann::json::object();
-  if (!detail.empty()) details["destination"] = detail;
+  if (!host.empty()) details["destination"] = port >= 0 ? host + ":" + std::to_string(port) : host;
   log_refusal(decision.code, decision.reason, "forwarding", std::move(details));
+  metrics::forwarding().refusals.with({kind_name(kind), reason}).inc();
+  return false;
+}
+
+forward_hub& session_bridge::hub() {
+  if (!hub_) {
+    hub_ = std::make_shared<forward_hub>(session_, info_.connection_id);
+    caf::anon_send(actor_, conn_forwarding{hub_});
+  }
+  return *hub_;
+}
+
+template <class T>
+std::optional<T> session_bridge::await(std::future<result<T>> answer, const char* what) {
+  // Like a password check, this waits on the session thread: libssh wants the reply inside its
+  // callback. Only this connection waits; the wait is bounded.
+  if (answer.wait_for(forward_answer_timeout) != std::future_status::ready) {
+    log::warning("FORWARD_LISTEN_FAILED", std::string(what) + ": the container did not answer in time",
+                 {{"connectionId", info_.connection_id}});
+    return std::nullopt;
+  }
+  auto r = answer.get();
+  if (!r) {
+    log::warning(r.error().code, std::string(what) + ": " + r.error().message, {{"connectionId", info_.connection_id}});
+    return std::nullopt;
+  }
+  return std::move(r.value());
+}
+
+std::string session_bridge::scratch_directory() const {
+  const auto& host = config().docker.execution.host;
+  auto ro = host.find("ReadonlyRootfs");
+  const bool read_only = ro != host.end() && ro->is_boolean() && ro->get<bool>();
+  return read_only ? "/dev/shm" : "/tmp";
+}
+
+bool session_bridge::direct_tcpip_requested(ssh::channel_id ch, const std::string& host, unsigned port,
+                                            const std::string&, unsigned) {
+  if (port > 65535 || !allow_forwarding(ssh::forwarding_kind::local, host, static_cast<int>(port))) return false;
+  hub().dial(ch, host, static_cast<std::uint16_t>(port));
+  return true;
+}
+
+std::optional<unsigned> session_bridge::remote_forward_requested(const std::string& address, unsigned port) {
+  if (port > 65535 || !allow_forwarding(ssh::forwarding_kind::remote, address, static_cast<int>(port)))
+    return std::nullopt;
+  // OpenSSH's GatewayPorts=no: whatever address the client names, the listen is on loopback.
+  const std::string bind = address == "::1" || address == "[::1]" ? "::1" : "127.0.0.1";
+  auto bound = await(hub().listen_tcp(address, bind, static_cast<std::uint16_t>(port)),
+                     ("reverse forwarding on " + address + ":" + std::to_string(port)).c_str());
+  if (!bound) {
+    metrics::forwarding().failures.with({"remote", "listen_failed"}).inc();
+    return std::nullopt;
+  }
+  log::debug("FORWARD_LISTENING", "listening in the container for reverse forwarding",
+             {{"connectionId", info_.connection_id}, {"address", address}, {"port", *bound}});
+  return static_cast<unsigned>(*bound);
+}
+
+bool session_bridge::remote_forward_cancelled(const std::string& address, unsigned port) {
+  return hub_ && port <= 65535 && hub_->unlisten_tcp(address, static_cast<std::uint16_t>(port));
+}
+
+bool session_bridge::agent_forwarding_requested(ssh::channel_id ch) {
+  if (!allow_forwarding(ssh::forwarding_kind::agent)) return false;
+  if (agent_socket_.empty()) {
+    // One socket per connection, as sshd has, shared by its sessions.
+    auto path = await(hub().listen_agent(scratch_directory() + "/containerssh-agent-" + random_hex_id().substr(0, 12) + "/agent.sock"),
+                      "agent forwarding");
+    if (!path) return false;
+    agent_socket_ = *path;
+  }
+  caf::anon_send(actor_, ch_env{ch, "SSH_AUTH_SOCK", agent_socket_});
+  return true;
+}
+
+bool session_bridge::x11_forwarding_requested(ssh::channel_id ch, const ssh::x11_request& request) {
+  if (!allow_forwarding(ssh::forwarding_kind::x11)) return false;
+  auto cookie = from_hex(request.cookie);
+  if (request.protocol != "MIT-MAGIC-COOKIE-1" || !cookie) {
+    log::notice("FORWARD_X11_BAD_COOKIE", "X11 forwarding refused: only MIT-MAGIC-COOKIE-1 with a hex cookie is served",
+                {{"connectionId", info_.connection_id}, {"protocol", request.protocol}});
+    return false;
+  }
+  // A file of its own (0600, created exclusively, never through a link), removed when the
+  // helper ends; its name is random.
+  const std::string authority = scratch_directory() + "/.containerssh-Xauthority-" + random_hex_id().substr(0, 12);
+  auto display = await(hub().listen_x11(authority, *cookie, request.single_connection), "X11 forwarding");
+  if (!display) return false;
+  caf::anon_send(actor_, ch_env{ch, "DISPLAY", "localhost:" + std::to_string(*display) + "." +
+                                                   std::to_string(request.screen)});
+  caf::anon_send(actor_, ch_env{ch, "XAUTHORITY", authority});
+  return true;
 }
 
 void session_bridge::data_received(ssh::channel_id ch, std::string bytes) {
   bytes_in_.inc(bytes.size());
+  if (!session_channels_.count(ch)) {
+    if (hub_) return hub_->client_data(ch, std::move(bytes));
+    return session_->input_consumed(ch, bytes.size());
+  }
   auto it = inputs_.find(ch);
   if (it != inputs_.end()) return it->second->push(std::move(bytes));
   // Data before a program exists has nowhere to go (OpenSSH drops it too); the client's
@@ -191,10 +341,18 @@ void session_bridge::data_received(ssh::channel_id ch, std::string bytes) {
 }
 
 void session_bridge::eof_received(ssh::channel_id ch) {
+  if (!session_channels_.count(ch)) {
+    if (hub_) hub_->client_eof(ch);
+    return;
+  }
   if (auto it = inputs_.find(ch); it != inputs_.end()) it->second->end();
 }
 
 void session_bridge::channel_closed(ssh::channel_id ch) {
+  if (!session_channels_.erase(ch)) {
+    if (hub_) hub_->channel_closed(ch);  // a forwarding channel (or one never opened)
+    return;
+  }
   programs_started_.erase(ch);
   inputs_.erase(ch);
   if (open_sessions_ > 0) --open_sessions_;
@@ -203,6 +361,8 @@ void session_bridge::channel_closed(ssh::channel_id ch) {
 
 void session_bridge::disconnected(const std::string& reason) {
   inputs_.clear();
+  if (hub_) hub_->close();
+  hub_.reset();
   session_.reset();  // the driver is going away: hold nothing of it
   caf::anon_send(actor_, conn_disconnected{reason});
 }

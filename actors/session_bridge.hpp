@@ -3,6 +3,10 @@
 // ssh::session_events (libssh's callbacks, already parsed by protocol/ssh) and turns them into
 // messages to the connection's actor, which it spawns in bind().
 //
+// Forwarding (docs/forwarding.md) is judged here too, and its bytes go to the connection's
+// forward_hub (made at the first allowed request), which the forward actor connects to the
+// helper in the container.
+//
 // Runs on the session thread only, and enforces `security:` and the execution settings there,
 // so that every refusal is the reply to the client's own request: channel open (maxSessions),
 // pty-req, env, shell/exec/subsystem (with forceCommand's replacement and disableCommand/
@@ -16,13 +20,16 @@
 //                            pipe goes to the program's relay with ch_program
 // calls on the session       input_consumed for bytes that came before any program
 
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include "actors/connection_actor.hpp"
+#include "actors/forward_hub.hpp"
 #include "actors/server_context.hpp"
 #include "actors/stdin_pipe.hpp"
 #include "common/metrics.hpp"
@@ -51,6 +58,12 @@ class session_bridge : public ssh::session_events {
   void window_changed(ssh::channel_id ch, unsigned cols, unsigned rows) override;
   void signal_requested(ssh::channel_id ch, const std::string& signal_name) override;
   void forwarding_requested(ssh::forwarding_kind kind, const std::string& detail) override;
+  bool direct_tcpip_requested(ssh::channel_id ch, const std::string& host, unsigned port,
+                              const std::string& originator, unsigned originator_port) override;
+  std::optional<unsigned> remote_forward_requested(const std::string& address, unsigned port) override;
+  bool remote_forward_cancelled(const std::string& address, unsigned port) override;
+  bool agent_forwarding_requested(ssh::channel_id ch) override;
+  bool x11_forwarding_requested(ssh::channel_id ch, const ssh::x11_request& request) override;
   void data_received(ssh::channel_id ch, std::string bytes) override;
   void eof_received(ssh::channel_id ch) override;
   void channel_closed(ssh::channel_id ch) override;
@@ -67,6 +80,16 @@ class session_bridge : public ssh::session_events {
   /// Logs a refusal of the security policy with its code and counts it.
   void log_refusal(const std::string& code, const std::string& reason, std::string_view request,
                    nlohmann::json details);
+  /// The policy and the execution mode on one forwarding request; a refusal is logged and counted.
+  bool allow_forwarding(ssh::forwarding_kind kind, const std::string& host = "", int port = -1);
+  /// The connection's forward hub, made (and its helper asked for) at the first use.
+  forward_hub& hub();
+  /// Waits (bounded: forward_answer_timeout) for the helper's answer to a listen.
+  template <class T>
+  std::optional<T> await(std::future<result<T>> answer, const char* what);
+  /// Where the agent socket (in a fresh 0700 directory) and the X11 authority file go: /dev/shm
+  /// with a read-only root filesystem (Docker mounts a tmpfs there), else /tmp.
+  std::string scratch_directory() const;
 
   context_ptr context_;
   connection_info info_;
@@ -80,6 +103,9 @@ class session_bridge : public ssh::session_events {
   std::shared_ptr<const config::app_config> config_;
   std::string username_;             // as authenticated (the webhook's authenticatedUsername)
   std::size_t open_sessions_ = 0;    // session channels open now, for security.maxSessions
+  std::set<ssh::channel_id> session_channels_;  // the others are forwarding channels
+  std::shared_ptr<forward_hub> hub_;   // made at the first allowed forwarding request
+  std::string agent_socket_;          // the agent's socket in the container, once listening
 };
 
 }  // namespace cssh::actors

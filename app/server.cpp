@@ -18,6 +18,7 @@
 #include "actors/auth_actor.hpp"
 #include "actors/session_bridge.hpp"
 #include "actors/server_context.hpp"
+#include "common/forward_metrics.hpp"
 #include "common/security_metrics.hpp"
 #include "app/docker_startup.hpp"
 #include "app/observability.hpp"
@@ -214,6 +215,7 @@ int run_server(config::app_config cfg) {
   context->config = std::make_shared<const config::app_config>(cfg);
   context->limits = std::make_shared<actors::resource_limits>(cfg.limits);
   metrics::security();  // its series exist (at 0) from the first scrape
+  metrics::forwarding();
   // One reactor thread: with two, a handler posted from another thread (a credit from a session
   // thread, a write from an actor) often woke both, and relaying stdout cost three times the
   // context switches (bench row 3: 66k vs 21k per 200 MB, daemon CPU 950 vs 610 ms). What runs

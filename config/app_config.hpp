@@ -213,14 +213,29 @@ struct security_list_policy {
   std::vector<std::string> deny;
 };
 
+/// One entry of permitOpen / permitListen, as sshd_config writes them: "host:port" ("[v6]:port"),
+/// host `*` for any host, port `*` for any port; permitListen also takes a bare "port".
+struct permit_entry {
+  std::string host;  // "*": any
+  int port = -1;     // -1: any
+};
+
 /// `security.forwarding`: each defaults to `disable` whatever `defaultMode` says (ContainerSSH).
-/// This server implements no forwarding, so every such request is refused in any mode.
+/// `enable` allows the requests (within permitOpen / permitListen when they are set), `filter`
+/// allows only what those lists name, `disable` nothing. Unix-socket forwarding (socket*) cannot
+/// be served with libssh 0.10 and is refused in any mode (docs/forwarding.md).
 struct security_forwarding_config {
   security_mode reverse_forwarding = security_mode::disable;
   security_mode forwarding = security_mode::disable;
   security_mode socket_forwarding = security_mode::disable;
   security_mode socket_listen = security_mode::disable;
   security_mode x11_forwarding = security_mode::disable;
+  /// This server's extension: ssh -A (ContainerSSH has no agent forwarding).
+  security_mode agent_forwarding = security_mode::disable;
+  /// This server's extensions, as sshd's PermitOpen / PermitListen: where -L/-D may connect and
+  /// where -R may listen. Empty: anywhere (under `enable`).
+  std::vector<permit_entry> permit_open;
+  std::vector<permit_entry> permit_listen;
 };
 
 /// ContainerSSH's `security:` block. A configuration server may set it per connection.

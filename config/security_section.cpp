@@ -1,5 +1,7 @@
 #include "config/security_section.hpp"
 
+#include <optional>
+
 #include "protocol/ssh/signals.hpp"
 
 namespace cssh::config::detail {
@@ -55,27 +57,71 @@ R::read_fn cap_into(R& r, int& out) {
   };
 }
 
+/// "host:port", "[v6]:port", "*:port", "host:*"; with `bare_port`, also "port" (any host).
+std::optional<permit_entry> parse_permit(const std::string& text, bool bare_port) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs brackets
+  } else if (bare_port) {
+    host = "*";
+    port = text;
+  } else {
+    return std::nullopt;
+  }
+  if (host.empty() || port.empty()) return std::nullopt;
+  permit_entry e{host, -1};
+  if (port == "*") return e;
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  e.port = std::stoi(port);
+  if (e.port > 65535) return std::nullopt;
+  return e;
+}
+
+R::read_fn permit_list_into(R& r, std::vector<permit_entry>& out, bool bare_port) {
+  return [&r, &out, bare_port](const YAML::Node& n, const std::string& p) {
+    std::vector<std::string> texts;
+    if (!r.read_string_list(n, p, texts)) return;
+    std::vector<permit_entry> entries;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      auto e = parse_permit(texts[i], bare_port);
+      if (!e) {
+        r.error(p + "[" + std::to_string(i) + "]",
+                "\"" + texts[i] + "\" is not " + (bare_port ? "[host:]port" : "host:port") +
+                    " (host may be * or [IPv6], port may be *)",
+                &n);
+        return;
+      }
+      entries.push_back(*e);
+    }
+    out = std::move(entries);
+  };
+}
+
 void read_forwarding(R& r, const YAML::Node& node, const std::string& path, security_forwarding_config& fw,
                      std::vector<std::string>& warnings) {
-  struct entry {
-    const char* key;
-    security_mode& mode;
+  auto unix_sockets = [&r, &warnings](security_mode& mode) {
+    return [&r, &warnings, &mode](const YAML::Node& n, const std::string& p) {
+      mode_into(r, mode)(n, p);
+      if (mode == security_mode::enable || mode == security_mode::filter)
+        warnings.push_back(p + ": Unix-socket forwarding cannot be served with libssh 0.10; such requests are refused");
+    };
   };
-  const entry entries[] = {{"reverseForwardingMode", fw.reverse_forwarding},
-                           {"forwardingMode", fw.forwarding},
-                           {"socketForwardingMode", fw.socket_forwarding},
-                           {"socketListenMode", fw.socket_listen},
-                           {"x11ForwardingMode", fw.x11_forwarding}};
-  std::vector<R::field> fields;
-  for (const entry& e : entries) {
-    fields.push_back(R::key(e.key, [&r, &e, &warnings](const YAML::Node& n, const std::string& p) {
-      mode_into(r, e.mode)(n, p);
-      // ContainerSSH's own default for these is disable; an explicit "" falls back to defaultMode.
-      if (e.mode == security_mode::enable)
-        warnings.push_back(p + ": forwarding is not implemented by this server; such requests are refused");
-    }));
-  }
-  r.read_map(node, path, fields);
+  r.read_map(node, path,
+             {R::key("reverseForwardingMode", mode_into(r, fw.reverse_forwarding)),
+              R::key("forwardingMode", mode_into(r, fw.forwarding)),
+              R::key("socketForwardingMode", unix_sockets(fw.socket_forwarding)),
+              R::key("socketListenMode", unix_sockets(fw.socket_listen)),
+              R::key("x11ForwardingMode", mode_into(r, fw.x11_forwarding)),
+              R::key("agentForwardingMode", mode_into(r, fw.agent_forwarding)),
+              R::key("permitOpen", permit_list_into(r, fw.permit_open, false)),
+              R::key("permitListen", permit_list_into(r, fw.permit_listen, true))});
 }
 
 }  // namespace

@@ -240,4 +240,11 @@ nlohmann::json build_signal_exec_body(const std::string& marker, int number) {
   };
 }
 
+nlohmann::json build_forward_exec_body() {
+  return {
+      {"AttachStdin", true}, {"AttachStdout", true}, {"AttachStderr", true},
+      {"Tty", false},        {"Cmd", {helper_path, "forward"}},
+  };
+}
+
 }  // namespace cssh::docker

@@ -77,5 +77,8 @@ nlohmann::json build_exec_body(const session_request& req, const std::string& ma
 
 /// The exec body that delivers signal `number` to the session started with `marker`.
 nlohmann::json build_signal_exec_body(const std::string& marker, int number);
+/// The exec of the connection's forwarding helper (`helper forward`, docs/forwarding.md):
+/// frames on stdin and stdout, diagnostics on stderr, no TTY, as the container's user.
+nlohmann::json build_forward_exec_body();
 
 }  // namespace cssh::docker

@@ -22,10 +22,25 @@
  *       Waits until TERM, INT or HUP arrives, then exits 0: the default idle process of a
  *       connection-mode container (idleCommand). Also correct as PID 1 (it has handlers).
  *
+ *   helper forward
+ *       Carries the forwarded connections of one SSH connection (-L, -D, -R, agent, X11) between
+ *       the server and sockets inside the container: frames on stdin/stdout as docs/forwarding.md
+ *       specifies ("The framing between server and helper"); diagnostics on stderr. One poll()
+ *       loop (forward.c); the framing is forward_frame.c. Host names are resolved without the C
+ *       library's resolver (a static getaddrinfo needs, at run time, the NSS modules of the
+ *       glibc it was linked with, which the user's image may not have): IP literals,
+ *       "localhost" (127.0.0.1, then ::1), /etc/hosts, then A and AAAA queries to the name
+ *       servers of /etc/resolv.conf (no search domains; Docker's embedded DNS answers container
+ *       names as they are). The Unix sockets it listens on, the directories it created for them
+ *       and the files WRITE_FILE put directly into those directories are removed on UNLISTEN
+ *       and when it ends; other written files stay. Exits 0 when stdin ends (or on TERM, INT,
+ *       HUP), 3 on a protocol error, 1 when stdout is gone.
+ *
  *   helper version
  *       Prints the helper protocol version.
  *
- * Only the C library's system-call wrappers and snprintf are used, so the static binary stays small. */
+ * Only the C library's system-call wrappers, snprintf and inet_pton/inet_ntop are used, so the
+ * static binary stays small. */
 
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,6 +53,8 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "forward.h"
 
 #define MARKER_NAME "CSSH_EXEC="
 #define ENVIRON_LIMIT (16u * 1024u * 1024u)
@@ -58,7 +75,7 @@ static void say(const char *a, const char *b, const char *c) {
 
 static int usage(void) {
   say("usage: helper run [--winsize ROWSxCOLS] -- PROGRAM [ARG...] | helper signal --marker ID --signal N | "
-      "helper idle | helper version",
+      "helper idle | helper forward | helper version",
       NULL, NULL);
   return 2;
 }
@@ -273,8 +290,9 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "run") == 0) return run(argc - 2, argv + 2);
   if (strcmp(argv[1], "signal") == 0) return signal_command(argc - 2, argv + 2);
   if (strcmp(argv[1], "idle") == 0) idle();
+  if (strcmp(argv[1], "forward") == 0 && argc == 2) forward_main();
   if (strcmp(argv[1], "version") == 0) {
-    static const char text[] = "containerssh-cpp guest helper 1\n";
+    static const char text[] = "containerssh-cpp guest helper 2\n";
     return write(1, text, sizeof text - 1) == (ssize_t)(sizeof text - 1) ? 0 : 1;
   }
   return usage();

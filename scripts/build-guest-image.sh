@@ -23,18 +23,25 @@ TAG=${TAG:-containerssh-guest:latest}
 
 BUSYBOX=/bin/busybox
 SFTP_SERVER=/usr/lib/openssh/sftp-server
+# ssh-add: the forwarding tests list the client's forwarded agent keys from inside (ssh -A);
+# socat: their servers inside the container (busybox nc -ll resets connections under load).
+SSH_ADD=/usr/bin/ssh-add
+SOCAT=/usr/bin/socat
+# Bump when the image's contents change: an older image under TAG is then rebuilt.
+GUEST_VERSION=2
 
 if ! docker version >/dev/null 2>&1; then
   echo "build-guest-image: the Docker Engine does not answer (run scripts/ensure-dockerd.sh)" >&2
   exit 1
 fi
 
-if [[ $FORCE -eq 0 ]] && docker image inspect "$TAG" >/dev/null 2>&1; then
+if [[ $FORCE -eq 0 ]] &&
+  [[ "$(docker image inspect -f '{{index .Config.Labels "containerssh.guest.version"}}' "$TAG" 2>/dev/null)" == "$GUEST_VERSION" ]]; then
   echo "build-guest-image: $TAG exists (use --force to rebuild)"
   exit 0
 fi
 
-for f in "$BUSYBOX" "$SFTP_SERVER"; do
+for f in "$BUSYBOX" "$SFTP_SERVER" "$SSH_ADD" "$SOCAT"; do
   if [[ ! -x "$f" ]]; then
     echo "build-guest-image: $f is missing (install busybox-static and openssh-sftp-server)" >&2
     exit 1
@@ -75,17 +82,20 @@ while read -r applet; do
   applets=$((applets + 1))
 done < <("$BUSYBOX" --list)
 
-# --- sftp-server with its shared libraries and the dynamic loader -----------
+# --- sftp-server and ssh-add with their shared libraries and the dynamic loader
 copy_in "$SFTP_SERVER"
+copy_in "$SSH_ADD"
+copy_in "$SOCAT"
 # ldd lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
 # "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
 libs=0
 while read -r lib; do
   copy_in "$lib"
   libs=$((libs + 1))
-done < <(ldd "$SFTP_SERVER" | awk '
+done < <(ldd "$SFTP_SERVER" "$SSH_ADD" "$SOCAT" | awk '
+  $1 ~ /:$/ { next }
   $2 == "=>" && $3 ~ /^\// { print $3; next }
-  $1 ~ /^\// { print $1 }')
+  $1 ~ /^\// { print $1 }' | sort -u)
 if [[ $libs -eq 0 ]]; then
   echo "build-guest-image: ldd found no libraries for $SFTP_SERVER" >&2
   exit 1
@@ -115,13 +125,14 @@ tar --numeric-owner -C "$ROOTFS" -cf - . |
   docker import \
     --change 'CMD ["/bin/sh"]' \
     --change 'ENV PATH=/usr/local/bin:/bin' \
-    --message "containerssh-cpp guest image (busybox + sftp-server)" \
+    --change "LABEL containerssh.guest.version=$GUEST_VERSION" \
+    --message "containerssh-cpp guest image (busybox, sftp-server, ssh-add, socat)" \
     - "$TAG" >/dev/null
 
 # --- smoke test -------------------------------------------------------------
 if ! out=$(docker run --rm --network none "$TAG" /bin/sh -c \
-  'echo guest-ok; /usr/lib/openssh/sftp-server -h 2>&1 | grep -q usage && echo sftp-ok' 2>&1) ||
-  [[ "$out" != $'guest-ok\nsftp-ok' ]]; then
+  'echo guest-ok; /usr/lib/openssh/sftp-server -h 2>&1 | grep -q usage && echo sftp-ok; ssh-add -l >/dev/null 2>&1; [ $? = 2 ] && echo ssh-add-ok; socat -V >/dev/null && echo socat-ok' 2>&1) ||
+  [[ "$out" != $'guest-ok\nsftp-ok\nssh-add-ok\nsocat-ok' ]]; then
   echo "build-guest-image: smoke test of $TAG failed:" >&2
   echo "$out" >&2
   docker image rm "$TAG" >/dev/null 2>&1 || true

@@ -14,7 +14,7 @@ PACKAGES=(
   # clang and its libFuzzer/sanitizer runtimes for the fuzz tree (tests/fuzz, build-fuzz)
   clang-14 libclang-rt-14-dev
   # Docker Engine and the guest image's contents
-  docker.io busybox-static openssh-sftp-server
+  docker.io busybox-static openssh-sftp-server socat
   # end-to-end tests and tools used by the scripts
   sshpass openssh-client python3-paramiko python3-asyncssh iproute2 procps curl
   # the Engine-connection tests: certificates, a local registry with htpasswd credentials

@@ -80,33 +80,14 @@ int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, c
   return SSH_AUTH_SUCCESS;
 }
 
-ssh_channel on_channel_open(ssh_session, void* userdata) { return driver_of(userdata).open_channel(); }
-
-/// Forwarding requests reach us only here (no callback claims them); this server offers none,
-/// so each gets libssh's default refusal, and the layer above hears of it for its log.
-void note_forwarding(session_driver& d, ssh_message msg) {
-  const int type = ssh_message_type(msg);
-  const int subtype = ssh_message_subtype(msg);
-  auto destination = [](const char* host, int port) { return std::string(host ? host : "") + ":" + std::to_string(port); };
-  if (type == SSH_REQUEST_CHANNEL_OPEN && subtype == SSH_CHANNEL_DIRECT_TCPIP) {
-    d.events().forwarding_requested(forwarding_kind::local,
-                                    destination(ssh_message_channel_request_open_destination(msg),
-                                                ssh_message_channel_request_open_destination_port(msg)));
-  } else if (type == SSH_REQUEST_GLOBAL && subtype == SSH_GLOBAL_REQUEST_TCPIP_FORWARD) {
-    d.events().forwarding_requested(
-        forwarding_kind::remote,
-        destination(ssh_message_global_request_address(msg), ssh_message_global_request_port(msg)));
-  } else if (type == SSH_REQUEST_CHANNEL && subtype == SSH_CHANNEL_REQUEST_X11) {
-    d.events().forwarding_requested(forwarding_kind::x11, "");
-  }
-}
+ssh_channel on_channel_open(ssh_session, void* userdata) { return driver_of(userdata).open_session_channel(); }
 
 /// keyboard-interactive has no dedicated libssh server callback: it arrives as a message.
 /// One prompt ("Password: ", not echoed); the answer is checked like a password.
 int on_message(ssh_session session, ssh_message msg, void* userdata) {
   auto& d = driver_of(userdata);
   if (ssh_message_type(msg) != SSH_REQUEST_AUTH || ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE) {
-    if (d.authenticated()) note_forwarding(d, msg);
+    if (d.authenticated() && d.answer_forwarding(msg)) return 0;
     return 1;  // libssh's default handling (a refusal for anything no callback took)
   }
   if (!d.options().keyboard_interactive) return 1;

@@ -1,4 +1,4 @@
-// Session channels of one SSH connection: libssh's channel callbacks turned into events.
+// The channels of one SSH connection (sessions and forwardings): libssh's channel callbacks turned into events.
 // Callbacks only record and forward; freeing a channel happens after ssh_event_dopoll
 // returns (reap_channels), never inside its own callback.
 
@@ -17,6 +17,7 @@ int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, v
   if (is_stderr) return static_cast<int>(len);  // clients have no business sending stderr
   auto& cs = state_of(userdata);
   if (len > 0) cs.driver->note_channel_data();
+  if (cs.close_due) return static_cast<int>(len);  // closing: nobody takes it any more
   if (cs.input_paused || cs.input_in_flight >= input_in_flight_limit) {
     // Full: leave the bytes in libssh's buffer (its window stays closed) until the program
     // has taken what is in flight; resume_input() collects them then.
@@ -30,6 +31,7 @@ int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, v
 
 void on_eof(ssh_session, ssh_channel, void* userdata) {
   auto& cs = state_of(userdata);
+  cs.peer_eof = true;
   if (cs.input_paused) {
     cs.eof_deferred = true;  // EOF must not overtake the input still buffered
     return;
@@ -79,9 +81,10 @@ int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* 
   return events_of(userdata).env_requested(state_of(userdata).id, name ? name : "", value ? value : "") ? 0 : -1;
 }
 
-/// OpenSSH's -A asks without wanting a reply, and libssh sends none: nothing is forwarded.
+/// OpenSSH's -A asks without wanting a reply (libssh would answer success to one that did):
+/// whether it is served shows only in the program's SSH_AUTH_SOCK.
 void on_agent_request(ssh_session, ssh_channel, void* userdata) {
-  events_of(userdata).forwarding_requested(forwarding_kind::agent, "");
+  events_of(userdata).agent_forwarding_requested(state_of(userdata).id);
 }
 
 int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, void* userdata) {
@@ -91,32 +94,48 @@ int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int, voi
 
 }  // namespace
 
-ssh_channel session_driver::open_channel() {
-  if (!authenticated_ || no_more_sessions) return nullptr;
-  if (!events_->may_open_session()) return nullptr;  // open failure: administratively prohibited
-  ssh_channel handle = ssh_channel_new(session_);
-  if (handle == nullptr) return nullptr;
+channel_state& session_driver::add_channel(ssh_channel handle, bool forwarded) {
   auto cs = std::make_unique<channel_state>();
   cs->driver = this;
   cs->id = next_channel_id++;
   cs->handle = handle;
+  cs->forwarded = forwarded;
   auto& cb = cs->callbacks;
   cb.userdata = cs.get();
   cb.channel_data_function = &on_data;
   cb.channel_eof_function = &on_eof;
   cb.channel_close_function = &on_close;
-  cb.channel_signal_function = &on_signal;
-  cb.channel_pty_request_function = &on_pty;
-  cb.channel_shell_request_function = &on_shell;
-  cb.channel_exec_request_function = &on_exec;
-  cb.channel_subsystem_request_function = &on_subsystem;
-  cb.channel_env_request_function = &on_env;
-  cb.channel_pty_window_change_function = &on_window_change;
-  cb.channel_auth_agent_req_function = &on_agent_request;
+  if (!forwarded) {
+    cb.channel_signal_function = &on_signal;
+    cb.channel_pty_request_function = &on_pty;
+    cb.channel_shell_request_function = &on_shell;
+    cb.channel_exec_request_function = &on_exec;
+    cb.channel_subsystem_request_function = &on_subsystem;
+    cb.channel_env_request_function = &on_env;
+    cb.channel_pty_window_change_function = &on_window_change;
+    cb.channel_auth_agent_req_function = &on_agent_request;
+    // x11-req is left to the message callback (forward_callbacks.cpp): libssh answers success
+    // to every x11-req a channel callback sees, and a refused one must be answered failure.
+  }
   ssh_callbacks_init(&cb);
   ssh_set_channel_callbacks(handle, &cb);
-  auto id = cs->id;
-  channels.emplace(id, std::move(cs));
+  auto& state = *cs;
+  channels.emplace(state.id, std::move(cs));
+  return state;
+}
+
+channel_state* session_driver::find_channel(ssh_channel handle) {
+  for (auto& [id, cs] : channels)
+    if (cs->handle == handle) return cs.get();
+  return nullptr;
+}
+
+ssh_channel session_driver::open_session_channel() {
+  if (!authenticated_ || no_more_sessions) return nullptr;
+  if (!events_->may_open_session()) return nullptr;  // open failure: administratively prohibited
+  ssh_channel handle = ssh_channel_new(session_);
+  if (handle == nullptr) return nullptr;
+  auto id = add_channel(handle, false).id;
   events_->channel_opened(id);
   return handle;
 }

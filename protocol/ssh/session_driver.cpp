@@ -57,6 +57,17 @@ void session_driver::set_output_credit_sink(channel_id ch, std::function<void(st
 }
 void session_driver::send_eof(channel_id ch) { enqueue(queued_command{ch, eof_item{}}); }
 void session_driver::close_channel(channel_id ch) { enqueue(queued_command{ch, close_item{}}); }
+void session_driver::open_channel(channel_open_request request, std::function<void(std::optional<channel_id>)> opened) {
+  {
+    std::lock_guard<std::mutex> guard(inbox_mutex_);
+    if (!finished_) {
+      inbox_.push_back(queued_command{0, open_channel_item{std::move(request), opened}});
+      opened = nullptr;
+    }
+  }
+  if (opened) return opened(std::nullopt);  // the connection is gone
+  ring();
+}
 
 void session_driver::disconnect(const std::string& reason) {
   {
@@ -109,6 +120,10 @@ void session_driver::take_inbox() {
     batch.swap(inbox_);
   }
   for (auto& cmd : batch) {
+    if (auto* open = std::get_if<open_channel_item>(&cmd.item)) {
+      start_open(std::move(*open));
+      continue;
+    }
     auto it = channels.find(cmd.ch);
     if (it == channels.end() || it->second->local_closed || it->second->peer_closed) continue;
     auto& cs = *it->second;
@@ -127,7 +142,8 @@ void session_driver::take_inbox() {
     std::visit(
         [&cs](auto&& item) {
           using T = std::decay_t<decltype(item)>;
-          if constexpr (!std::is_same_v<T, input_credit_item> && !std::is_same_v<T, credit_sink_item>) {
+          if constexpr (!std::is_same_v<T, input_credit_item> && !std::is_same_v<T, credit_sink_item> &&
+                        !std::is_same_v<T, open_channel_item>) {
             cs.pending.push_back(std::move(item));
           }
         },
@@ -238,6 +254,13 @@ void session_driver::flush_channel(channel_state& cs) {
       cs.eof_sent = true;
       cs.pending.pop_front();
     } else {
+      if (cs.forwarded && !cs.peer_eof && !cs.close_due) {
+        if (!cs.eof_sent) ssh_channel_send_eof(cs.handle);
+        cs.eof_sent = true;
+        cs.close_due = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        cs.pending.clear();
+        break;
+      }
       ssh_channel_close(cs.handle);
       cs.local_closed = true;
       cs.pending.clear();
@@ -245,6 +268,21 @@ void session_driver::flush_channel(channel_state& cs) {
   }
   // Only the relay's output is paced by credit; other writes (a failure message) need none.
   if (drained > 0 && cs.output_credit_sink) cs.output_credit_sink(drained);
+}
+
+bool session_driver::close_due_channels() {
+  bool waiting = false;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, cs] : channels) {
+    if (!cs->close_due || cs->local_closed || cs->peer_closed) continue;
+    if (cs->peer_eof || now >= *cs->close_due) {
+      ssh_channel_close(cs->handle);
+      cs->local_closed = true;
+    } else {
+      waiting = true;
+    }
+  }
+  return waiting;
 }
 
 void session_driver::reap_channels() {
@@ -276,6 +314,9 @@ void session_driver::finish(const std::string& reason) {
     ssh_channel_free(cs->handle);
   }
   channels.clear();
+  for (auto& o : openings)
+    if (o.opened) o.opened(std::nullopt);  // its channel was freed with the others above
+  openings.clear();
   if (event_ != nullptr) {
     ssh_event_remove_fd(event_, doorbell_);
     ssh_event_remove_session(event_, session_);
@@ -347,7 +388,7 @@ std::string describe_duration(std::chrono::milliseconds d) {
 
 void session_driver::tell_client(const std::string& text) {
   for (auto& [id, cs] : channels) {
-    if (cs->local_closed || cs->peer_closed) continue;
+    if (cs->local_closed || cs->peer_closed || cs->forwarded) continue;
     cs->pending.push_back(data_item{output_stream::stderr_stream, text});
     flush_channel(*cs);
   }
@@ -428,6 +469,7 @@ void session_driver::run() {
   ssh_event_add_fd(event_, doorbell_, POLLIN, &on_doorbell, this);
 
   std::string reason = "client disconnected";
+  bool closes_waiting = false;  // a forwarding channel's CLOSE waits for the client's EOF
   for (;;) {
     int timeout_ms = -1;
     auto now = std::chrono::steady_clock::now();
@@ -449,6 +491,7 @@ void session_driver::run() {
       }
       timeout_ms = timeout_ms < 0 ? static_cast<int>(due.count()) : std::min(timeout_ms, static_cast<int>(due.count()));
     }
+    if (closes_waiting) timeout_ms = timeout_ms < 0 ? 100 : std::min(timeout_ms, 100);
     int rc = drain_ready_input(ssh_event_dopoll(event_, timeout_ms));
     if (rc == SSH_ERROR) {
       const char* err = ssh_get_error(session_);
@@ -461,10 +504,12 @@ void session_driver::run() {
       break;
     }
     take_inbox();
+    continue_opens();
     // A batch may have grown outside the poll burst (libssh reads packets for any channel while
     // resume_input asks about one): offer every batch, not only the credited ones.
     for (auto& [id, cs] : channels) offer_input(*cs);
     for (auto& [id, cs] : channels) flush_channel(*cs);
+    closes_waiting = close_due_channels();
     reap_channels();
     int status = ssh_get_status(session_);
     if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) break;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace cssh::ssh {
@@ -16,8 +17,27 @@ enum class output_stream { stdout_stream, stderr_stream };
 
 enum class program_kind { shell, exec, subsystem };
 
-/// Forwarding a client can ask for: -L/-D (direct-tcpip), -R (tcpip-forward), X11, the agent.
-enum class forwarding_kind { local, remote, x11, agent };
+/// Forwarding a client can ask for: -L/-D (direct-tcpip), -R (tcpip-forward), X11, the agent,
+/// and OpenSSH's Unix-socket forwarding (streamlocal), which libssh 0.10 cannot parse.
+enum class forwarding_kind { local, remote, x11, agent, streamlocal };
+
+/// A channel the server opens towards the client, for a connection accepted in the container.
+struct channel_open_request {
+  enum class kind { forwarded_tcpip, agent, x11 };
+  kind what = kind::forwarded_tcpip;
+  std::string address;       // forwarded-tcpip: the listen the connection came to, as the client asked
+  std::uint16_t port = 0;    // ... and the port bound
+  std::string originator;    // forwarded-tcpip, x11: who connected
+  std::uint16_t originator_port = 0;
+};
+
+/// An x11-req (RFC 4254 6.3.1).
+struct x11_request {
+  bool single_connection = false;
+  std::string protocol;  // "MIT-MAGIC-COOKIE-1"
+  std::string cookie;    // hex
+  unsigned screen = 0;
+};
 
 /// The answer to a shell/exec/subsystem request. A refusal's `message` (if any) is written to
 /// the channel's stderr before the failure reply, for clients that show it.
@@ -55,9 +75,22 @@ class session_events {
   virtual void window_changed(channel_id ch, unsigned cols, unsigned rows) = 0;
   /// SSH gives `signal` no reply: a refused signal is only dropped (and logged above).
   virtual void signal_requested(channel_id ch, const std::string& signal_name) = 0;
-  /// The client asked for forwarding, which this server does not offer: the driver refuses it
-  /// (channel open failure or request failure); this tells the layer above, for its log.
+  /// The client asked for forwarding the driver cannot serve (streamlocal): the driver refuses
+  /// it (channel open failure or request failure); this tells the layer above, for its log.
   virtual void forwarding_requested(forwarding_kind kind, const std::string& detail) = 0;
+  /// direct-tcpip (-L, -D): true accepts it as channel `ch`, whose bytes then flow like any
+  /// channel's; the connection in the container is made afterwards (a failed dial closes `ch`).
+  virtual bool direct_tcpip_requested(channel_id ch, const std::string& host, unsigned port,
+                                      const std::string& originator, unsigned originator_port) = 0;
+  /// tcpip-forward (-R): the port bound (what the client asked for, or the one chosen for 0), or
+  /// nothing to refuse. May wait (bounded) for the container to listen: the reply must be given
+  /// inside libssh's callback.
+  virtual std::optional<unsigned> remote_forward_requested(const std::string& address, unsigned port) = 0;
+  virtual bool remote_forward_cancelled(const std::string& address, unsigned port) = 0;
+  /// auth-agent-req@openssh.com and x11-req on session channel `ch`: true when served (the
+  /// program started on `ch` gets SSH_AUTH_SOCK / DISPLAY). May wait (bounded), like the above.
+  virtual bool agent_forwarding_requested(channel_id ch) = 0;
+  virtual bool x11_forwarding_requested(channel_id ch, const x11_request& request) = 0;
   virtual void data_received(channel_id ch, std::string bytes) = 0;
   virtual void eof_received(channel_id ch) = 0;
   /// The channel is gone (closed by either side); no more events for it.
@@ -87,6 +120,12 @@ class session_commands {
   virtual void set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) = 0;
   virtual void send_eof(channel_id ch) = 0;
   virtual void close_channel(channel_id ch) = 0;
+  /// Opens a channel towards the client. `opened` runs on the session thread with the new
+  /// channel's id once the client confirmed it, or with nothing when it refused (or the
+  /// connection is gone, then possibly on the calling thread). The channel then takes the same
+  /// commands as any other.
+  virtual void open_channel(channel_open_request request,
+                            std::function<void(std::optional<channel_id>)> opened) = 0;
   virtual void disconnect(const std::string& reason) = 0;
 };
 

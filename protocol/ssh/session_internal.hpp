@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "common/flow_limits.hpp"
 #include "protocol/ssh/session_driver.hpp"
@@ -34,8 +35,13 @@ using output_item = std::variant<data_item, exit_status_item, exit_signal_item, 
 struct input_credit_item { std::size_t bytes; };
 /// Where the channel's drained output is credited from now on.
 struct credit_sink_item { std::function<void(std::size_t)> sink; };
+/// Open a channel towards the client (forwarding).
+struct open_channel_item {
+  channel_open_request request;
+  std::function<void(std::optional<channel_id>)> opened;
+};
 using command_item = std::variant<data_item, exit_status_item, exit_signal_item, eof_item, close_item,
-                                  input_credit_item, credit_sink_item>;
+                                  input_credit_item, credit_sink_item, open_channel_item>;
 
 struct queued_command {
   channel_id ch = 0;
@@ -52,6 +58,14 @@ struct channel_state {
   ssh_channel_callbacks_struct callbacks{};
   std::deque<output_item> pending;
   std::function<void(std::size_t)> output_credit_sink;  // set: drained output is credited there
+  /// A forwarding channel (direct-tcpip, or one we opened): no session requests, and the
+  /// server's notices (timeouts, shutdown) are not written into it.
+  bool forwarded = false;
+  bool peer_eof = false;  // EOF received from the client
+  /// A forwarding channel we want closed while the client may still send: our EOF went out and
+  /// the CLOSE waits for the client's EOF (or this deadline). libssh answers data that crosses
+  /// our CLOSE with a window adjust, which strict clients (asyncssh) take as a protocol error.
+  std::optional<std::chrono::steady_clock::time_point> close_due;
   bool peer_closed = false;   // CLOSE received from the client
   bool local_closed = false;  // CLOSE sent by us
   bool eof_sent = false;
@@ -79,6 +93,7 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void set_output_credit_sink(channel_id ch, std::function<void(std::size_t)> sink) override;
   void send_eof(channel_id ch) override;
   void close_channel(channel_id ch) override;
+  void open_channel(channel_open_request request, std::function<void(std::optional<channel_id>)> opened) override;
   void disconnect(const std::string& reason) override;
 
   /// The session thread's body.
@@ -88,7 +103,14 @@ class session_driver : public session_commands, public std::enable_shared_from_t
 
   // --- shared by the callback files (session thread only) --------------------------------
   void install_server_callbacks();       // auth_callbacks.cpp
-  ssh_channel open_channel();             // channel_callbacks.cpp
+  ssh_channel open_session_channel();     // channel_callbacks.cpp
+  /// A channel's state with the callbacks every channel has (data, EOF, close), registered
+  /// under a new id; `forwarded` for forwarding channels (channel_callbacks.cpp).
+  channel_state& add_channel(ssh_channel handle, bool forwarded);
+  /// The state of the channel libssh knows as `handle`, if it is one of ours.
+  channel_state* find_channel(ssh_channel handle);
+  /// Forwarding requests that come as messages (forward_callbacks.cpp): true when answered.
+  bool answer_forwarding(ssh_message msg);
   session_events& events() { return *events_; }
   const session_options& options() const { return options_; }
   const std::string& peer() const { return peer_; }
@@ -118,6 +140,13 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   void flush_channel(channel_state& cs);
   void resume_input(channel_state& cs);
   void reap_channels();
+  /// Sends the CLOSEs that waited for the client's EOF (close_due); true while any still waits.
+  bool close_due_channels();
+  /// Starts opening a channel towards the client (forward_callbacks.cpp).
+  void start_open(open_channel_item item);
+  /// Carries on with channels being opened (libssh's open is non-blocking: SSH_AGAIN until the
+  /// client answers); runs their `opened` when done.
+  void continue_opens();
   /// Polls again without waiting while input keeps arriving, up to input_batch_limit, so a
   /// fast sender's packets travel on as one batch; returns the last poll's result.
   int drain_ready_input(int rc);
@@ -172,6 +201,13 @@ class session_driver : public session_commands, public std::enable_shared_from_t
   /// Public keys the backend accepted during the "is this key acceptable?" probe, so the
   /// signed attempt that follows does not ask again.
   std::map<std::string, bool> key_verdicts;
+  /// Channels we are opening towards the client, with who waits for them.
+  struct opening {
+    channel_id id = 0;  // registered in `channels` already
+    channel_open_request request;
+    std::function<void(std::optional<channel_id>)> opened;
+  };
+  std::vector<opening> openings;
   /// The user a keyboard-interactive exchange is for (its answer does not repeat it).
   std::string kbdint_user;
   /// The client sent no-more-sessions@openssh.com: refuse further session channels.

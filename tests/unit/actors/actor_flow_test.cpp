@@ -225,6 +225,10 @@ class recording_session final : public ssh::session_commands {
   void set_output_credit_sink(ssh::channel_id, std::function<void(std::size_t)>) override {}
   void send_eof(ssh::channel_id) override { add("eof"); }
   void close_channel(ssh::channel_id) override { add("close"); }
+  void open_channel(ssh::channel_open_request, std::function<void(std::optional<ssh::channel_id>)> opened) override {
+    add("open");
+    opened(std::nullopt);
+  }
   void disconnect(const std::string& reason) override { add("disconnect:" + reason); }
 
   std::vector<std::string> commands() {

@@ -179,25 +179,57 @@ TEST_CASE("policy: forceCommand turns every request into an exec of it") {
   CHECK(sub.original_command == std::optional<std::string>("sftp"));
 }
 
-TEST_CASE("policy: forwarding is always refused, naming the setting or saying it is not implemented") {
+TEST_CASE("policy: forwarding is off by default, naming the setting that refuses it") {
   security_config sec;
-  auto local = security::check_forwarding(sec, ssh::forwarding_kind::local);
+  auto local = security::check_forwarding(sec, ssh::forwarding_kind::local, "127.0.0.1", 80);
   CHECK_FALSE(local.allowed);
   CHECK(local.code == "SECURITY_FORWARDING_REJECTED");
   CHECK(contains(local.reason, "security.forwarding.forwardingMode: disable"));
-  auto remote = security::check_forwarding(sec, ssh::forwarding_kind::remote);
+  CHECK(contains(local.reason, "127.0.0.1:80"));
+  auto remote = security::check_forwarding(sec, ssh::forwarding_kind::remote, "localhost", 0);
   CHECK(remote.code == "SECURITY_REVERSE_FORWARDING_REJECTED");
   CHECK(contains(remote.reason, "security.forwarding.reverseForwardingMode: disable"));
   CHECK(security::check_forwarding(sec, ssh::forwarding_kind::x11).code == "SECURITY_X11_FORWARDING_REJECTED");
-  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::agent).code == "SECURITY_AGENT_FORWARDING_REJECTED");
+  auto agent = security::check_forwarding(sec, ssh::forwarding_kind::agent);
+  CHECK(agent.code == "SECURITY_AGENT_FORWARDING_REJECTED");
+  CHECK(contains(agent.reason, "agentForwardingMode: disable"));
   // defaultMode does not turn forwarding on: its own default is disable.
   sec.default_mode = security_mode::enable;
   CHECK(contains(security::check_forwarding(sec, ssh::forwarding_kind::local).reason, "forwardingMode: disable"));
   sec.forwarding.forwarding = security_mode::enable;
-  auto enabled = security::check_forwarding(sec, ssh::forwarding_kind::local);
-  CHECK_FALSE(enabled.allowed);
-  CHECK(contains(enabled.reason, "not implemented by this server"));
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::local, "db", 5432).allowed);
   sec.forwarding.x11_forwarding = security_mode::unset;  // explicitly "": defaultMode applies
-  sec.default_mode = security_mode::filter;
-  CHECK(contains(security::check_forwarding(sec, ssh::forwarding_kind::x11).reason, "security.defaultMode: filter"));
+  sec.default_mode = security_mode::disable;
+  CHECK(contains(security::check_forwarding(sec, ssh::forwarding_kind::x11).reason, "security.defaultMode: disable"));
+  // Unix sockets cannot be served whatever the mode.
+  sec.forwarding.socket_forwarding = security_mode::enable;
+  auto sockets = security::check_forwarding(sec, ssh::forwarding_kind::streamlocal);
+  CHECK_FALSE(sockets.allowed);
+  CHECK(sockets.code == "SECURITY_SOCKET_FORWARDING_REJECTED");
+}
+
+TEST_CASE("policy: permitOpen and permitListen, as sshd's PermitOpen / PermitListen") {
+  security_config sec;
+  sec.forwarding.forwarding = security_mode::enable;
+  sec.forwarding.reverse_forwarding = security_mode::filter;
+  // enable with an empty list: anywhere; filter with an empty list: nowhere.
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::local, "example.org", 443).allowed);
+  auto none = security::check_forwarding(sec, ssh::forwarding_kind::remote, "localhost", 8080);
+  CHECK_FALSE(none.allowed);
+  CHECK(none.code == "SECURITY_FORWARDING_NOT_PERMITTED");
+  CHECK(contains(none.reason, "permitListen"));
+  sec.forwarding.permit_open = {{"127.0.0.1", 8080}, {"*", 5432}, {"DB.internal", -1}};
+  sec.forwarding.permit_listen = {{"*", 9000}};
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::local, "127.0.0.1", 8080).allowed);
+  CHECK_FALSE(security::check_forwarding(sec, ssh::forwarding_kind::local, "127.0.0.1", 8081).allowed);
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::local, "anything", 5432).allowed);
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::local, "db.INTERNAL", 1).allowed);  // names: any case
+  auto outside = security::check_forwarding(sec, ssh::forwarding_kind::local, "example.org", 443);
+  CHECK(outside.code == "SECURITY_FORWARDING_NOT_PERMITTED");
+  CHECK(contains(outside.reason, "permitOpen"));
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::remote, "localhost", 9000).allowed);
+  CHECK_FALSE(security::check_forwarding(sec, ssh::forwarding_kind::remote, "localhost", 9001).allowed);
+  // Agent and X11 have no list: filter admits them as enable does.
+  sec.forwarding.agent_forwarding = security_mode::filter;
+  CHECK(security::check_forwarding(sec, ssh::forwarding_kind::agent).allowed);
 }

@@ -127,7 +127,7 @@ security:
   shell: enable
   subsystem: {allow: sftp}
   forceCommand: [a, b]
-  forwarding: {agentForwardingMode: enable}
+  forwarding: {tunnelMode: enable}
 )");
   CHECK(contains(msg, "security.maxSession: unknown key"));
   CHECK(contains(msg, "security.env.allowed: unknown key"));
@@ -135,7 +135,7 @@ security:
   CHECK(contains(msg, "security.shell: expected a map"));
   CHECK(contains(msg, "security.subsystem.allow: expected a list"));
   CHECK(contains(msg, "security.forceCommand: expected a string"));
-  CHECK(contains(msg, "security.forwarding.agentForwardingMode: unknown key"));
+  CHECK(contains(msg, "security.forwarding.tunnelMode: unknown key"));
   CHECK(contains(load_bad("security:\n  maxSessions: -2\n"), "security.maxSessions: expected an integer between -1"));
   CHECK(contains(load_bad("security:\n  maxSessions: ten\n"), "security.maxSessions: expected an integer"));
   CHECK(contains(load_bad("limits:\n  maxConnectionsPerUser: -5\n"),
@@ -151,12 +151,11 @@ TEST_CASE("security: signal lists hold SSH's names, without SIG") {
   CHECK_FALSE(contains(msg, "deny[0]"));
 }
 
-TEST_CASE("security: enabling forwarding is accepted with a warning: it is not implemented") {
+TEST_CASE("security: enabling TCP, X11 and agent forwarding is accepted without warnings") {
   app_config c = load_ok("security:\n  forwarding:\n    forwardingMode: enable\n    x11ForwardingMode: enable\n");
   CHECK(c.security.forwarding.forwarding == security_mode::enable);
-  REQUIRE(c.warnings.size() == 2);
-  CHECK(contains(c.warnings[0], "security.forwarding.forwardingMode: forwarding is not implemented"));
-  CHECK(contains(c.warnings[1], "security.forwarding.x11ForwardingMode"));
+  CHECK(c.security.forwarding.x11_forwarding == security_mode::enable);
+  CHECK(c.warnings.empty());
 }
 
 TEST_CASE("security: a configuration server's answer sets the connection's policy; limits stay the file's") {
@@ -178,4 +177,61 @@ TEST_CASE("security: a configuration server's answer sets the connection's polic
   auto bad = merge_connection_config(*base, {{"security", {{"tty", {{"mode", "sometimes"}}}}}});
   REQUIRE_FALSE(bad.ok());
   CHECK(contains(bad.error().message, "security.tty.mode: expected one of enable, filter, disable"));
+}
+
+TEST_CASE("security.forwarding: this server's agentForwardingMode, permitOpen and permitListen") {
+  auto c = load_ok(R"(
+security:
+  forwarding:
+    forwardingMode: filter
+    agentForwardingMode: enable
+    permitOpen: ["127.0.0.1:8080", "*:5432", "[::1]:22", "db.internal:*"]
+    permitListen: ["9000", "localhost:9001", "*:*"]
+)");
+  const auto& fw = c.security.forwarding;
+  CHECK(fw.forwarding == security_mode::filter);
+  CHECK(fw.agent_forwarding == security_mode::enable);
+  REQUIRE(fw.permit_open.size() == 4);
+  CHECK(fw.permit_open[0].host == "127.0.0.1");
+  CHECK(fw.permit_open[0].port == 8080);
+  CHECK(fw.permit_open[1].host == "*");
+  CHECK(fw.permit_open[2].host == "::1");
+  CHECK(fw.permit_open[2].port == 22);
+  CHECK(fw.permit_open[3].port == -1);
+  REQUIRE(fw.permit_listen.size() == 3);
+  CHECK(fw.permit_listen[0].host == "*");
+  CHECK(fw.permit_listen[0].port == 9000);
+  CHECK(fw.permit_listen[1].host == "localhost");
+  CHECK(fw.permit_listen[2].port == -1);
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("security.forwarding: a bad permit entry names its place; Unix-socket modes warn") {
+  std::string msg = load_bad(R"(
+security:
+  forwarding:
+    permitOpen: ["127.0.0.1:8080", "8080"]
+)");
+  CHECK(contains(msg, "security.forwarding.permitOpen[1]"));
+  CHECK(contains(msg, "host:port"));
+  msg = load_bad(R"(
+security:
+  forwarding:
+    permitListen: ["::1:80"]
+)");
+  CHECK(contains(msg, "security.forwarding.permitListen[0]"));
+  msg = load_bad(R"(
+security:
+  forwarding:
+    permitOpen: ["host:70000"]
+)");
+  CHECK(contains(msg, "permitOpen[0]"));
+  auto c = load_ok(R"(
+security:
+  forwarding:
+    socketForwardingMode: enable
+)");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(contains(c.warnings[0], "security.forwarding.socketForwardingMode"));
+  CHECK(contains(c.warnings[0], "libssh"));
 }

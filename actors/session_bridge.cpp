@@ -230,7 +230,10 @@ bool session_bridge::allow_forwarding(ssh::forwarding_kind kind, const std::stri
   }
   if (decision.allowed) return true;
   nlohmann::json details = nlohmann::json::object();
-  if (!host.empty()) details["destination"] = port >= 0 ? host + ":" + std::to_string(port) : host;
+  if (port >= 0)
+    details["destination"] = host + ":" + std::to_string(port);
+  else if (!host.empty())
+    details["destination"] = host;
   log_refusal(decision.code, decision.reason, "forwarding", std::move(details));
   metrics::forwarding().refusals.with({kind_name(kind), reason}).inc();
   return false;

@@ -76,6 +76,13 @@ class Server(ServerProcess):
     def metric(self, name, **labels):
         return metric(self.metrics_port, name, labels)
 
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
@@ -172,7 +179,8 @@ def check_openssh_remote(s, upper):
                        ["echo ping-from-container | nc 127.0.0.1 7001"],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     check(r.returncode == 0 and r.stdout == b"PING-FROM-CONTAINER\n",
-          "ssh -R 7001: nc in the container reaches the client side's server (answer upper-cased)",
+          "ssh -R 7001: nc in the container reaches the client side's server; its EOF reaches that server "
+          "(which answers only then) while the answer still flows back: half-close from the container",
           f"{r.returncode} {r.stdout!r} {r.stderr[-300:]!r}")
     # -R with port 0: OpenSSH prints the port the server allocated.
     r = subprocess.run(ssh_args(s, "-R", f"0:127.0.0.1:{upper.port}", log_level="INFO") + ["true"],
@@ -182,7 +190,7 @@ def check_openssh_remote(s, upper):
           "ssh -R 0: OpenSSH prints the port allocated in the container", f"{r.returncode} {r.stderr[-300:]!r}")
 
 
-def check_openssh_agent(s):
+def check_openssh_agent(s, policy):
     tmp = tempfile.mkdtemp(prefix="cssh-agent-")
     key = os.path.join(tmp, "id")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "forwarded-key", "-f", key], check=True)
@@ -202,6 +210,12 @@ def check_openssh_agent(s):
         modes = [line.split()[0] for line in lines if re.match(r"[ds][rwx-]{9} ", line)]
         check(modes[:2] == ["drwx------", "srw-------"],
               "ssh -A: the socket is 0600 in a 0700 directory", f"{lines}")
+        r = subprocess.run(ssh_args(policy, "-A") + ['echo "sock=[$SSH_AUTH_SOCK]"'], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0 and r.stdout == "sock=[]\n",
+              "agentForwardingMode disable (the default): the program gets no SSH_AUTH_SOCK",
+              f"{r.returncode} {r.stdout!r} {r.stderr[-200:]!r}")
+        check(policy.wait_record("SECURITY_AGENT_FORWARDING_REJECTED"), "agent forwarding refusal logged")
     finally:
         agent.terminate()
         agent.wait()
@@ -277,6 +291,59 @@ async def asyncssh_checks(s, upper):
         server.close()
 
 
+def paramiko_check(s):
+    """A second client implementation: paramiko's direct-tcpip channel to the container's httpd."""
+    import paramiko
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", port=s.port, username="alice", password=PASSWORD, look_for_keys=False,
+                   allow_agent=False, timeout=30)
+    try:
+        t = client.get_transport()
+        session = t.open_session()
+        session.exec_command(WWW + "exec httpd -f -p 127.0.0.1:8081 -h /tmp/www")
+        body = b""
+        for _ in range(100):
+            try:
+                ch = t.open_channel("direct-tcpip", ("127.0.0.1", 8081), ("127.0.0.1", 40000), timeout=10)
+                ch.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                body = b""
+                while True:
+                    chunk = ch.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                ch.close()
+                if b"hello-from-the-container" in body:
+                    break
+            except (paramiko.SSHException, OSError):
+                pass
+            time.sleep(0.1)
+        check(b"200 OK" in body and b"hello-from-the-container" in body,
+              "paramiko: a direct-tcpip channel reaches the container's httpd", repr(body[-200:]))
+    finally:
+        client.close()
+
+
+def check_no_session(s, upper):
+    """ssh -N: forwarding without any session channel (the container is made at login)."""
+    lport = free_port()
+    client = subprocess.Popen(ssh_args(s, "-N", "-L", f"{lport}:127.0.0.1:9004", "-R", f"9005:127.0.0.1:{upper.port}"),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        check(wait_port(lport, 30) is not False, "ssh -N -L: the local port listens")
+        # Nothing listens on 9004 in the container: the connection ends without data, the client lives on.
+        sock = socket.create_connection(("127.0.0.1", lport), timeout=10)
+        sock.settimeout(10)
+        got = sock.recv(100)
+        sock.close()
+        check(got == b"" and client.poll() is None, "ssh -N -L to a closed port: that connection ends, the client stays",
+              repr(got))
+    finally:
+        kill_group(client)
+
+
 async def stalled_reader_check(s):
     """One forward whose reader stopped must not slow the others."""
     async with await connect(s) as conn:
@@ -328,14 +395,25 @@ async def refusal_checks(policy, session):
               "filter: a destination not in permitOpen is refused (administratively prohibited)",
               f"{err!r} {getattr(err, 'code', None)}")
         check(policy.wait_record("SECURITY_FORWARDING_NOT_PERMITTED"), "filter: logged as SECURITY_FORWARDING_NOT_PERMITTED")
+        listener = await conn.forward_remote_port("", 9500, "127.0.0.1", 9)
+        check(listener.get_port() == 9500, "reverseForwardingMode filter: a port in permitListen is allowed")
+        listener.close()
+        try:
+            await conn.forward_remote_port("", 9501, "127.0.0.1", 9)
+            err = None
+        except (asyncssh.Error, asyncssh.ChannelListenError) as e:
+            err = e
+        check(err is not None, "reverseForwardingMode filter: a port not in permitListen is refused", str(err))
+        check(policy.wait_record("SECURITY_FORWARDING_NOT_PERMITTED",
+                                 lambda rec: "9501" in rec.get("details", {}).get("destination", "")),
+              "reverseForwardingMode filter: logged as SECURITY_FORWARDING_NOT_PERMITTED naming the listen")
+    async with await connect(session) as conn:
         try:
             await conn.forward_remote_port("", 0, "127.0.0.1", 9)
             err = None
         except (asyncssh.Error, asyncssh.ChannelListenError) as e:
             err = e
-        check(err is not None, "reverseForwardingMode disable: tcpip-forward is refused", str(err))
-        check(policy.wait_record("SECURITY_REVERSE_FORWARDING_REJECTED"),
-              "reverseForwardingMode disable: logged as SECURITY_REVERSE_FORWARDING_REJECTED")
+        check(err is not None, "session mode: tcpip-forward is refused", str(err))
     async with await connect(session) as conn:
         try:
             await conn.open_connection("127.0.0.1", 9000)
@@ -354,6 +432,7 @@ async def refusal_checks(policy, session):
 def check_kill_mid_transfer(s):
     """Kill the client mid-transfer: the connection's container and helper go; the daemon's fds come back."""
     base_fds = s.fds()
+    base_rss = s.rss_kib()
     lport = free_port()
     client = subprocess.Popen(ssh_args(s, "-L", f"{lport}:127.0.0.1:9002") +
                               [ZEROES.format(port=9002)],
@@ -381,6 +460,9 @@ def check_kill_mid_transfer(s):
     check(gone, "kill mid-transfer: the connection's container (and its helper) is removed")
     back = wait_until(lambda: s.fds() <= base_fds, 30)
     check(back, "kill mid-transfer: the daemon's open fds return to the baseline", f"{s.fds()} vs {base_fds}")
+    rss = s.rss_kib()
+    check(rss <= base_rss + 16 * 1024, "kill mid-transfer: the daemon's RSS returns near the baseline (within 16 MiB)",
+          f"{rss} KiB vs {base_rss} KiB", always_detail=True)
     open_now = s.metric("cssh_forward_connections_open", kind="local")
     check(open_now == 0, "kill mid-transfer: cssh_forward_connections_open{kind=local} is back to 0", str(open_now))
 
@@ -397,13 +479,17 @@ def main():
     try:
         s = Server(binary, tmp, "open", hooks.port, every)
         policy = Server(binary, tmp, "policy", hooks.port,
-                        ["forwardingMode: filter", "permitOpen: [\"127.0.0.1:9000\"]", "reverseForwardingMode: disable"])
-        session = Server(binary, tmp, "session", hooks.port, ["forwardingMode: enable"], mode="session")
+                        ["forwardingMode: filter", "permitOpen: [\"127.0.0.1:9000\"]", "reverseForwardingMode: filter",
+                         "permitListen: [\"9500\"]"])
+        session = Server(binary, tmp, "session", hooks.port, ["forwardingMode: enable", "reverseForwardingMode: enable"],
+                         mode="session")
         servers = [s, policy, session]
         check_openssh_local_and_socks(s)
         check_openssh_remote(s, upper)
-        check_openssh_agent(s)
+        check_openssh_agent(s, policy)
         asyncio.run(asyncssh_checks(s, upper))
+        paramiko_check(s)
+        check_no_session(s, upper)
         asyncio.run(stalled_reader_check(s))
         asyncio.run(refusal_checks(policy, session))
         check_kill_mid_transfer(s)

@@ -184,16 +184,18 @@ std::future<result<std::string>> forward_hub::listen_agent(std::string path) {
   return future;
 }
 
-std::future<result<unsigned>> forward_hub::listen_x11(std::string authority_path, std::string cookie,
-                                                      bool single_connection) {
+forward_hub::x11_display forward_hub::listen_x11(std::string authority_path, std::string cookie,
+                                                bool single_connection) {
   std::unique_lock<std::mutex> lock(mu_);
   std::promise<result<unsigned>> answer;
-  auto future = answer.get_future();
+  x11_display out{0, answer.get_future()};
   if (closed_ || failed_) {
     answer.set_value(failed_ ? *failed_ : cssh::fail("FORWARD_HELPER_FAILED", "the connection is closing"));
-    return future;
+    return out;
   }
   const auto id = new_id();
+  out.listener = id;
+  x11_files_[id] = authority_path;
   auto l = std::make_unique<listener_state>();
   l->kind = forward_kind::x11;
   l->single_connection = single_connection;
@@ -206,7 +208,28 @@ std::future<result<unsigned>> forward_hub::listen_x11(std::string authority_path
   out_ += frame;
   lock.unlock();
   flush_out();
-  return future;
+  return out;
+}
+
+void forward_hub::end_x11(std::uint32_t listener) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_ || failed_) return;
+  if (auto l = listeners_.find(listener); l != listeners_.end()) {
+    l->second->answer(cssh::fail("FORWARD_LISTEN_FAILED", "the session ended"));
+    listeners_.erase(l);
+    forward::append_frame(out_, forward::frame_type::unlisten, listener);
+  }
+  if (auto file = x11_files_.find(listener); file != x11_files_.end()) {
+    forward::append_frame(out_, forward::frame_type::remove_file, new_id(), file->second);
+    x11_files_.erase(file);
+  }
+  lock.unlock();
+  flush_out();
+}
+
+bool forward_hub::has_room() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return streams_.size() < flow::forward_streams_limit;
 }
 
 bool forward_hub::owns(ssh::channel_id ch) const {
@@ -529,6 +552,14 @@ void forward_hub::on_accepted(const forward::frame& f, deferred& later) {
     return;
   }
   auto& listener = *l->second;
+  if (streams_.size() >= flow::forward_streams_limit) {
+    forward::append_frame(out_, forward::frame_type::close, f.id);
+    metrics::forwarding().refusals.with({kind_label(listener.kind), "limit"}).inc();
+    log::notice("FORWARD_LIMIT", "a connection accepted in the container was closed: this SSH connection has " +
+                                     std::to_string(flow::forward_streams_limit) + " forwarded connections open",
+                {{"connectionId", connection_id_}});
+    return;
+  }
   ssh::channel_open_request request;
   switch (listener.kind) {
     case forward_kind::remote:

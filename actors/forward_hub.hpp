@@ -62,11 +62,19 @@ class forward_hub : public std::enable_shared_from_this<forward_hub> {
   /// An X11 display (TCP 127.0.0.1:6000+N, N from 10 up) and its authority file at
   /// `authority_path` (in a new 0700 directory) holding `cookie` (binary) for display N;
   /// connections become x11 channels; with `single_connection` only the first is taken. The
-  /// future holds N or why not.
-  std::future<result<unsigned>> listen_x11(std::string authority_path, std::string cookie, bool single_connection);
+  /// future holds N or why not; `listener` names the display for end_x11.
+  struct x11_display {
+    std::uint32_t listener = 0;
+    std::future<result<unsigned>> display;
+  };
+  x11_display listen_x11(std::string authority_path, std::string cookie, bool single_connection);
+  /// The session that asked for the display ended: its listen and authority file go (as sshd).
+  void end_x11(std::uint32_t listener);
 
   /// Whether `ch` is one of the hub's channels (the bridge routes the client's bytes here).
   bool owns(ssh::channel_id ch) const;
+  /// Whether another forwarded connection fits under flow::forward_streams_limit.
+  bool has_room() const;
   void client_data(ssh::channel_id ch, std::string bytes);
   void client_eof(ssh::channel_id ch);
   void channel_closed(ssh::channel_id ch);
@@ -123,6 +131,8 @@ class forward_hub : public std::enable_shared_from_this<forward_hub> {
   std::map<std::uint32_t, std::unique_ptr<listener_state>> listeners_;
   /// WRITE_FILE requests in flight, with the X11 listen that waits for them.
   std::map<std::uint32_t, std::uint32_t> file_for_listener_;
+  /// Each X11 listen's authority file, until end_x11 removes it.
+  std::map<std::uint32_t, std::string> x11_files_;
 };
 
 }  // namespace cssh::actors

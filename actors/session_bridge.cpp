@@ -1,6 +1,7 @@
 #include "actors/session_bridge.hpp"
 
 #include "actors/security_policy.hpp"
+#include "common/flow_limits.hpp"
 #include "common/forward_metrics.hpp"
 #include "common/random_id.hpp"
 #include "common/log.hpp"
@@ -274,6 +275,14 @@ std::string session_bridge::scratch_directory() const {
 bool session_bridge::direct_tcpip_requested(ssh::channel_id ch, const std::string& host, unsigned port,
                                             const std::string&, unsigned) {
   if (port > 65535 || !allow_forwarding(ssh::forwarding_kind::local, host, static_cast<int>(port))) return false;
+  if (!hub().has_room()) {
+    log::notice("FORWARD_LIMIT",
+                "port forwarding to " + host + ":" + std::to_string(port) + " refused: this connection has " +
+                    std::to_string(flow::forward_streams_limit) + " forwarded connections open",
+                {{"connectionId", info_.connection_id}});
+    metrics::forwarding().refusals.with({"local", "limit"}).inc();
+    return false;
+  }
   hub().dial(ch, host, static_cast<std::uint16_t>(port));
   return true;
 }
@@ -313,6 +322,12 @@ bool session_bridge::agent_forwarding_requested(ssh::channel_id ch) {
 
 bool session_bridge::x11_forwarding_requested(ssh::channel_id ch, const ssh::x11_request& request) {
   if (!allow_forwarding(ssh::forwarding_kind::x11)) return false;
+  if (x11_displays_.count(ch)) {
+    // As sshd: one display per session; a second would leave the first open with nobody using it.
+    log::notice("FORWARD_X11_ACTIVE", "X11 forwarding refused: this session has a display already",
+                {{"connectionId", info_.connection_id}, {"channel", ch}});
+    return false;
+  }
   auto cookie = from_hex(request.cookie);
   if (request.protocol != "MIT-MAGIC-COOKIE-1" || !cookie) {
     log::notice("FORWARD_X11_BAD_COOKIE", "X11 forwarding refused: only MIT-MAGIC-COOKIE-1 with a hex cookie is served",
@@ -322,8 +337,13 @@ bool session_bridge::x11_forwarding_requested(ssh::channel_id ch, const ssh::x11
   // A file of its own (0600, created exclusively, never through a link), removed when the
   // helper ends; its name is random.
   const std::string authority = scratch_directory() + "/.containerssh-Xauthority-" + random_hex_id().substr(0, 12);
-  auto display = await(hub().listen_x11(authority, *cookie, request.single_connection), "X11 forwarding");
-  if (!display) return false;
+  auto x11 = hub().listen_x11(authority, *cookie, request.single_connection);
+  auto display = await(std::move(x11.display), "X11 forwarding");
+  if (!display) {
+    hub().end_x11(x11.listener);
+    return false;
+  }
+  x11_displays_[ch] = x11.listener;
   caf::anon_send(actor_, ch_env{ch, "DISPLAY", "localhost:" + std::to_string(*display) + "." +
                                                    std::to_string(request.screen)});
   caf::anon_send(actor_, ch_env{ch, "XAUTHORITY", authority});
@@ -355,6 +375,10 @@ void session_bridge::channel_closed(ssh::channel_id ch) {
   if (!session_channels_.erase(ch)) {
     if (hub_) hub_->channel_closed(ch);  // a forwarding channel (or one never opened)
     return;
+  }
+  if (auto x11 = x11_displays_.find(ch); x11 != x11_displays_.end()) {
+    if (hub_) hub_->end_x11(x11->second);  // the session's display goes with it, as sshd's
+    x11_displays_.erase(x11);
   }
   programs_started_.erase(ch);
   inputs_.erase(ch);

@@ -106,6 +106,7 @@ class session_bridge : public ssh::session_events {
   std::set<ssh::channel_id> session_channels_;  // the others are forwarding channels
   std::shared_ptr<forward_hub> hub_;   // made at the first allowed forwarding request
   std::string agent_socket_;          // the agent's socket in the container, once listening
+  std::map<ssh::channel_id, std::uint32_t> x11_displays_;  // session channel -> its X11 listen
 };
 
 }  // namespace cssh::actors

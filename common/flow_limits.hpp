@@ -36,4 +36,12 @@ inline constexpr std::size_t input_batch_limit = 256 * 1024;
 /// twentieth of the Engine's speed; a batch pays that round trip once per half megabyte.
 inline constexpr std::size_t input_write_limit = 512 * 1024;
 
+// --- forwarding (docs/forwarding.md) -------------------------------------------------------
+
+/// Forwarded connections one SSH connection may have open at once (all kinds together). Each
+/// holds a socket in the container's helper and a little state here; past it a direct-tcpip is
+/// refused and a connection accepted in the container is closed (FORWARD_LIMIT), so one client
+/// cannot exhaust the helper's descriptors or our memory.
+inline constexpr std::size_t forward_streams_limit = 1024;
+
 }  // namespace cssh::flow

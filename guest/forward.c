@@ -490,6 +490,18 @@ static void listen_unix(uint32_t id, const uint8_t *p, uint32_t size) {
   send_bound(id, 0, path);
 }
 
+/* REMOVE_FILE: only a file this helper wrote (WRITE_FILE) is removed; any other path is ignored. */
+static void remove_written_file(const uint8_t *p, uint32_t size) {
+  for (size_t i = 0; i < file_count; i++) {
+    if (strlen(files[i]) == size && memcmp(files[i], p, size) == 0) {
+      unlink(files[i]);
+      free(files[i]);
+      files[i] = files[--file_count];
+      return;
+    }
+  }
+}
+
 static void write_file(uint32_t id, const uint8_t *p, uint32_t size) {
   char path[MAX_TEXT], reason[MAX_TEXT + 100];
   uint16_t path_len = fwd_get_u16(p + 2);
@@ -567,6 +579,9 @@ static void dispatch(const struct fwd_frame *f) {
       if (l) remove_listener(l);
       return;
     }
+    case FWD_REMOVE_FILE:
+      remove_written_file(f->payload, f->size);
+      return;
     default:
       break;
   }

@@ -83,6 +83,9 @@ static const char *check_header(enum fwd_direction direction, uint8_t type, uint
     case FWD_UNLISTEN:
       if (!to_helper) break;
       return size != 0 ? "UNLISTEN with a payload" : NULL;
+    case FWD_REMOVE_FILE:
+      if (!to_helper) break;
+      return size == 0 ? "REMOVE_FILE without a path" : NULL;
     default:
       break;
   }

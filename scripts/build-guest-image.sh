@@ -24,11 +24,13 @@ TAG=${TAG:-containerssh-guest:latest}
 BUSYBOX=/bin/busybox
 SFTP_SERVER=/usr/lib/openssh/sftp-server
 # ssh-add: the forwarding tests list the client's forwarded agent keys from inside (ssh -A);
-# socat: their servers inside the container (busybox nc -ll resets connections under load).
+# socat: their servers inside the container (busybox nc -ll resets connections under load);
+# xdpyinfo (Debian's x11-utils): the X11 forwarding test's X client inside (ssh -X / -Y).
 SSH_ADD=/usr/bin/ssh-add
 SOCAT=/usr/bin/socat
+XDPYINFO=/usr/bin/xdpyinfo
 # Bump when the image's contents change: an older image under TAG is then rebuilt.
-GUEST_VERSION=2
+GUEST_VERSION=3
 
 if ! docker version >/dev/null 2>&1; then
   echo "build-guest-image: the Docker Engine does not answer (run scripts/ensure-dockerd.sh)" >&2
@@ -41,9 +43,10 @@ if [[ $FORCE -eq 0 ]] &&
   exit 0
 fi
 
-for f in "$BUSYBOX" "$SFTP_SERVER" "$SSH_ADD" "$SOCAT"; do
+for f in "$BUSYBOX" "$SFTP_SERVER" "$SSH_ADD" "$SOCAT" "$XDPYINFO"; do
   if [[ ! -x "$f" ]]; then
-    echo "build-guest-image: $f is missing (install busybox-static and openssh-sftp-server)" >&2
+    echo "build-guest-image: $f is missing (run scripts/install-deps.sh: busybox-static, openssh-sftp-server," \
+      "openssh-client, socat, x11-utils)" >&2
     exit 1
   fi
 done
@@ -82,17 +85,18 @@ while read -r applet; do
   applets=$((applets + 1))
 done < <("$BUSYBOX" --list)
 
-# --- sftp-server and ssh-add with their shared libraries and the dynamic loader
+# --- sftp-server, ssh-add, socat and xdpyinfo with their shared libraries and the dynamic loader
 copy_in "$SFTP_SERVER"
 copy_in "$SSH_ADD"
 copy_in "$SOCAT"
+copy_in "$XDPYINFO"
 # ldd lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
 # "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
 libs=0
 while read -r lib; do
   copy_in "$lib"
   libs=$((libs + 1))
-done < <(ldd "$SFTP_SERVER" "$SSH_ADD" "$SOCAT" | awk '
+done < <(ldd "$SFTP_SERVER" "$SSH_ADD" "$SOCAT" "$XDPYINFO" | awk '
   $1 ~ /:$/ { next }
   $2 == "=>" && $3 ~ /^\// { print $3; next }
   $1 ~ /^\// { print $1 }' | sort -u)
@@ -120,19 +124,19 @@ NSS
 chmod 0644 "$ROOTFS/etc/passwd" "$ROOTFS/etc/group" "$ROOTFS/etc/nsswitch.conf"
 
 # --- import -----------------------------------------------------------------
-echo "build-guest-image: importing $TAG ($applets busybox applets, sftp-server + $libs libraries)"
+echo "build-guest-image: importing $TAG ($applets busybox applets, sftp-server, ssh-add, socat, xdpyinfo + $libs libraries)"
 tar --numeric-owner -C "$ROOTFS" -cf - . |
   docker import \
     --change 'CMD ["/bin/sh"]' \
     --change 'ENV PATH=/usr/local/bin:/bin' \
     --change "LABEL containerssh.guest.version=$GUEST_VERSION" \
-    --message "containerssh-cpp guest image (busybox, sftp-server, ssh-add, socat)" \
+    --message "containerssh-cpp guest image (busybox, sftp-server, ssh-add, socat, xdpyinfo)" \
     - "$TAG" >/dev/null
 
 # --- smoke test -------------------------------------------------------------
 if ! out=$(docker run --rm --network none "$TAG" /bin/sh -c \
-  'echo guest-ok; /usr/lib/openssh/sftp-server -h 2>&1 | grep -q usage && echo sftp-ok; ssh-add -l >/dev/null 2>&1; [ $? = 2 ] && echo ssh-add-ok; socat -V >/dev/null && echo socat-ok' 2>&1) ||
-  [[ "$out" != $'guest-ok\nsftp-ok\nssh-add-ok\nsocat-ok' ]]; then
+  'echo guest-ok; /usr/lib/openssh/sftp-server -h 2>&1 | grep -q usage && echo sftp-ok; ssh-add -l >/dev/null 2>&1; [ $? = 2 ] && echo ssh-add-ok; socat -V >/dev/null && echo socat-ok; xdpyinfo -version | grep -q "^xdpyinfo " && echo xdpyinfo-ok' 2>&1) ||
+  [[ "$out" != $'guest-ok\nsftp-ok\nssh-add-ok\nsocat-ok\nxdpyinfo-ok' ]]; then
   echo "build-guest-image: smoke test of $TAG failed:" >&2
   echo "$out" >&2
   docker image rm "$TAG" >/dev/null 2>&1 || true

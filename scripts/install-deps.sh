@@ -13,10 +13,12 @@ PACKAGES=(
   libcrypt-dev
   # clang and its libFuzzer/sanitizer runtimes for the fuzz tree (tests/fuzz, build-fuzz)
   clang-14 libclang-rt-14-dev
-  # Docker Engine and the guest image's contents
-  docker.io busybox-static openssh-sftp-server socat
+  # Docker Engine and the guest image's contents (x11-utils: xdpyinfo, the X client of the X11 test)
+  docker.io busybox-static openssh-sftp-server socat x11-utils
   # end-to-end tests and tools used by the scripts
   sshpass openssh-client python3-paramiko python3-asyncssh iproute2 procps curl
+  # the X11 forwarding test's X server on the client side, and xauth, which ssh -X/-Y runs for its cookie
+  xvfb xauth
   # the Engine-connection tests: certificates, a local registry with htpasswd credentials
   openssl docker-registry apache2-utils
   # SSH clients and auditors the connection-layer tests drive

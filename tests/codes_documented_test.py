@@ -18,7 +18,7 @@ SOURCE_DIRS = ("app", "actors", "auth", "common", "config", "docker", "protocol"
 NOT_CODES = {
     "SSH_AUTH_SOCK",  # the agent socket variable forwarding sets for programs
     # the forwarding helper's frame names (protocol/forward/frame.cpp, docs/forwarding.md)
-    "DIAL_TCP", "DIAL_UNIX", "LISTEN_TCP", "LISTEN_UNIX", "WRITE_FILE",
+    "DIAL_TCP", "DIAL_UNIX", "LISTEN_TCP", "LISTEN_UNIX", "WRITE_FILE", "REMOVE_FILE",
 }
 LITERAL = re.compile(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"')
 ENV_LITERAL = re.compile(r'(?:getenv|setenv|unsetenv)\s*\(\s*"([A-Z0-9_]+)"')

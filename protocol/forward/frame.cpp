@@ -41,6 +41,7 @@ const char* name_of(frame_type type) {
     case frame_type::unlisten: return "UNLISTEN";
     case frame_type::accepted: return "ACCEPTED";
     case frame_type::write_file: return "WRITE_FILE";
+    case frame_type::remove_file: return "REMOVE_FILE";
     case frame_type::data: return "DATA";
     case frame_type::eof: return "EOF";
     case frame_type::close: return "CLOSE";

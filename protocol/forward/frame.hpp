@@ -25,6 +25,7 @@ enum class frame_type : std::uint8_t {
   unlisten = 0x22,
   accepted = 0x23,
   write_file = 0x24,
+  remove_file = 0x25,
   data = 0x30,
   eof = 0x31,
   close = 0x32,

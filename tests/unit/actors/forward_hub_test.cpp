@@ -9,6 +9,7 @@
 
 #include "actors/docker_frame.hpp"
 #include "actors/forward_hub.hpp"
+#include "common/flow_limits.hpp"
 #include "unit/actors/scripted_stream.hpp"
 
 using namespace cssh;
@@ -222,7 +223,8 @@ TEST_CASE("forward hub: a helper that overruns the window, or ends, fails everyt
 TEST_CASE("forward hub: X11 listens from display 10 and writes the authority file before answering") {
   fixture f;
   f.hub->attach(f.stream, "exec-1");
-  auto display = f.hub->listen_x11("/tmp/containerssh-x11-y/Xauthority", std::string("\x01\x02", 2), true);
+  auto x11 = f.hub->listen_x11("/tmp/containerssh-x11-y/Xauthority", std::string("\x01\x02", 2), true);
+  auto& display = x11.display;
   auto frames = frames_from(*f.stream);
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].type == frame_type::listen_tcp);
@@ -242,4 +244,40 @@ TEST_CASE("forward hub: X11 listens from display 10 and writes the authority fil
   f.stream->answer(from_helper(frame_type::ok, frames[0].id));
   REQUIRE(display.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
   CHECK(display.get().value() == 12u);
+  // The session ends: the listen goes, and the file (only a file the helper wrote).
+  f.stream->written.clear();
+  f.hub->end_x11(x11.listener);
+  frames = frames_from(*f.stream);
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].type == frame_type::unlisten);
+  CHECK(frames[0].id == x11.listener);
+  CHECK(frames[1].type == frame_type::remove_file);
+  CHECK(frames[1].payload == "/tmp/containerssh-x11-y/Xauthority");
+}
+
+TEST_CASE("forward hub: at most flow::forward_streams_limit forwarded connections per SSH connection") {
+  fixture f;
+  f.hub->attach(f.stream, "exec-1");
+  auto bound = f.hub->listen_tcp("localhost", "127.0.0.1", 7000);
+  auto frames = frames_from(*f.stream);
+  const auto listener = frames[0].id;
+  f.stream->written.clear();
+  f.stream->answer(from_helper(frame_type::ok, listener, u16(7000) + "127.0.0.1"));
+  for (ssh::channel_id ch = 0; ch < flow::forward_streams_limit; ++ch) {
+    CHECK(f.hub->has_room());
+    f.hub->dial(ch, "127.0.0.1", 80);
+  }
+  CHECK_FALSE(f.hub->has_room());
+  frames_from(*f.stream);
+  f.stream->written.clear();
+  // One more accepted in the container is closed there at once, no channel is opened for it.
+  f.stream->answer(from_helper(frame_type::accepted, forward::helper_id_base + 5, u32(listener) + u16(1) + "x"));
+  CHECK(f.session->opens.empty());
+  frames = frames_from(*f.stream);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].type == frame_type::close);
+  CHECK(frames[0].id == forward::helper_id_base + 5);
+  // One closing makes room again.
+  f.hub->channel_closed(0);
+  CHECK(f.hub->has_room());
 }

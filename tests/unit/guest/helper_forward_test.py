@@ -32,7 +32,7 @@ WINDOW = 262144
 MAX_DATA = 65536
 HELPER_IDS = 0x80000000
 HELLO, DIAL_TCP, DIAL_UNIX, OK, FAIL = 0x01, 0x10, 0x11, 0x12, 0x13
-LISTEN_TCP, LISTEN_UNIX, UNLISTEN, ACCEPTED, WRITE_FILE = 0x20, 0x21, 0x22, 0x23, 0x24
+LISTEN_TCP, LISTEN_UNIX, UNLISTEN, ACCEPTED, WRITE_FILE, REMOVE_FILE = 0x20, 0x21, 0x22, 0x23, 0x24, 0x25
 DATA, EOF, CLOSE, CREDIT = 0x30, 0x31, 0x32, 0x33
 TIMEOUT = 15
 
@@ -706,7 +706,16 @@ def check_write_file(h, ids, tmp):
     h.send(WRITE_FILE, fid, struct.pack(">HH", 0o600, len(empty)) + empty.encode())
     h.expect_ok(fid, "WRITE_FILE with no content")
     check(os.path.getsize(empty) == 0, "the empty file")
-    print("ok: WRITE_FILE (content, mode, O_EXCL)")
+    # REMOVE_FILE: a file the helper wrote goes; a file it did not write stays.
+    stranger = os.path.join(tmp, "not-written-by-the-helper")
+    with open(stranger, "w") as f:
+        f.write("keep")
+    h.send(REMOVE_FILE, next(ids), empty.encode())
+    h.send(REMOVE_FILE, next(ids), stranger.encode())
+    h.barrier(next(ids))
+    check(gone(empty), "REMOVE_FILE left a file the helper wrote")
+    check(os.path.exists(stranger), "REMOVE_FILE removed a file the helper did not write")
+    print("ok: WRITE_FILE (content, mode, O_EXCL), REMOVE_FILE")
     return path
 
 

@@ -83,6 +83,10 @@ class Server(ServerProcess):
                     return int(line.split()[1])
         return 0
 
+    def sanitized(self):
+        with open(f"/proc/{self.proc.pid}/maps") as f:
+            return "libasan" in f.read()
+
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
@@ -461,8 +465,13 @@ def check_kill_mid_transfer(s):
     back = wait_until(lambda: s.fds() <= base_fds, 30)
     check(back, "kill mid-transfer: the daemon's open fds return to the baseline", f"{s.fds()} vs {base_fds}")
     rss = s.rss_kib()
-    check(rss <= base_rss + 16 * 1024, "kill mid-transfer: the daemon's RSS returns near the baseline (within 16 MiB)",
-          f"{rss} KiB vs {base_rss} KiB", always_detail=True)
+    if s.sanitized():
+        # ASan's quarantine keeps freed memory: the RSS says nothing about leaks there (LSan does).
+        print(f"INFO: kill mid-transfer: RSS {rss} KiB vs {base_rss} KiB (AddressSanitizer build: not judged)")
+    else:
+        check(rss <= base_rss + 16 * 1024,
+              "kill mid-transfer: the daemon's RSS returns near the baseline (within 16 MiB)",
+              f"{rss} KiB vs {base_rss} KiB", always_detail=True)
     open_now = s.metric("cssh_forward_connections_open", kind="local")
     check(open_now == 0, "kill mid-transfer: cssh_forward_connections_open{kind=local} is back to 0", str(open_now))
 
@@ -499,7 +508,9 @@ def main():
         check(moved > 1000000, "metrics: cssh_forward_bytes_total{kind=local,direction=in} counts the bytes",
               str(moved))
         for server in servers:
-            server.stop()
+            rc = server.stop()
+            # Under AddressSanitizer a leak found at exit makes this non-zero.
+            check(rc == 0, f"server {server.name} exits 0 on SIGTERM", str(rc))
         check_nothing_left(servers)
     finally:
         for server in servers:

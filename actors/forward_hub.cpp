@@ -29,6 +29,7 @@ struct forward_hub::stream_state {
   std::optional<ssh::channel_id> ch;              // none until the client's channel is open
   std::size_t send_credit = forward::stream_window;  // bytes we may still send the helper
   std::string to_helper;                          // the client's bytes waiting for that credit
+  std::size_t to_helper_sent = 0;                 // ... of which this many went already
   bool client_eof = false;                        // the client's EOF, sent after to_helper
   bool eof_sent = false;
   std::size_t receive_used = 0;  // the helper's bytes we have not credited yet (its window)
@@ -123,25 +124,35 @@ void forward_hub::dial(ssh::channel_id ch, std::string host, std::uint16_t port)
   flush_out();
 }
 
-std::future<result<std::uint16_t>> forward_hub::listen_tcp(std::string client_address, std::string bind_address,
-                                                           std::uint16_t port) {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::promise<result<std::uint16_t>> answer;
-  auto future = answer.get_future();
-  if (closed_ || failed_) {
-    answer.set_value(failed_ ? *failed_ : cssh::fail("FORWARD_HELPER_FAILED", "the connection is closing"));
-    return future;
-  }
+std::optional<failure> forward_hub::unusable() const {
+  if (failed_) return failed_;
+  if (closed_) return cssh::fail("FORWARD_HELPER_FAILED", "the connection is closing");
+  return std::nullopt;
+}
+
+std::pair<std::uint32_t, forward_hub::listener_state&> forward_hub::add_listener(forward_kind kind) {
   const auto id = new_id();
   auto l = std::make_unique<listener_state>();
-  l->kind = forward_kind::remote;
-  l->client_address = std::move(client_address);
-  l->port = port;
-  l->tcp_answer = std::move(answer);
+  l->kind = kind;
+  auto& ref = *l;
   listeners_[id] = std::move(l);
-  std::string frame;
-  forward::append_listen_tcp(frame, id, bind_address, port, 1);
-  out_ += frame;
+  return {id, ref};
+}
+
+std::future<result<std::uint16_t>> forward_hub::listen_tcp(std::string client_address, std::string bind_address,
+                                                           std::uint16_t port) {
+  std::promise<result<std::uint16_t>> answer;
+  auto future = answer.get_future();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (auto why = unusable()) {
+    answer.set_value(*why);
+    return future;
+  }
+  auto [id, l] = add_listener(forward_kind::remote);
+  l.client_address = std::move(client_address);
+  l.port = port;
+  l.tcp_answer = std::move(answer);
+  forward::append_listen_tcp(out_, id, bind_address, port, 1);
   lock.unlock();
   flush_out();
   return future;
@@ -164,21 +175,16 @@ bool forward_hub::unlisten_tcp(const std::string& client_address, std::uint16_t 
 }
 
 std::future<result<std::string>> forward_hub::listen_agent(std::string path) {
-  std::unique_lock<std::mutex> lock(mu_);
   std::promise<result<std::string>> answer;
   auto future = answer.get_future();
-  if (closed_ || failed_) {
-    answer.set_value(failed_ ? *failed_ : cssh::fail("FORWARD_HELPER_FAILED", "the connection is closing"));
+  std::unique_lock<std::mutex> lock(mu_);
+  if (auto why = unusable()) {
+    answer.set_value(*why);
     return future;
   }
-  const auto id = new_id();
-  auto l = std::make_unique<listener_state>();
-  l->kind = forward_kind::agent;
-  l->path_answer = std::move(answer);
-  listeners_[id] = std::move(l);
-  std::string frame;
-  forward::append_listen_unix(frame, id, path, forward::listen_private_directory);
-  out_ += frame;
+  auto [id, l] = add_listener(forward_kind::agent);
+  l.path_answer = std::move(answer);
+  forward::append_listen_unix(out_, id, path, forward::listen_private_directory);
   lock.unlock();
   flush_out();
   return future;
@@ -186,26 +192,21 @@ std::future<result<std::string>> forward_hub::listen_agent(std::string path) {
 
 forward_hub::x11_display forward_hub::listen_x11(std::string authority_path, std::string cookie,
                                                 bool single_connection) {
-  std::unique_lock<std::mutex> lock(mu_);
   std::promise<result<unsigned>> answer;
   x11_display out{0, answer.get_future()};
-  if (closed_ || failed_) {
-    answer.set_value(failed_ ? *failed_ : cssh::fail("FORWARD_HELPER_FAILED", "the connection is closing"));
+  std::unique_lock<std::mutex> lock(mu_);
+  if (auto why = unusable()) {
+    answer.set_value(*why);
     return out;
   }
-  const auto id = new_id();
+  auto [id, l] = add_listener(forward_kind::x11);
   out.listener = id;
   x11_files_[id] = authority_path;
-  auto l = std::make_unique<listener_state>();
-  l->kind = forward_kind::x11;
-  l->single_connection = single_connection;
-  l->display_answer = std::move(answer);
-  l->authority_path = std::move(authority_path);
-  l->cookie = std::move(cookie);
-  listeners_[id] = std::move(l);
-  std::string frame;
-  forward::append_listen_tcp(frame, id, "127.0.0.1", 6000 + x11_first_display, x11_displays);
-  out_ += frame;
+  l.single_connection = single_connection;
+  l.display_answer = std::move(answer);
+  l.authority_path = std::move(authority_path);
+  l.cookie = std::move(cookie);
+  forward::append_listen_tcp(out_, id, "127.0.0.1", 6000 + x11_first_display, x11_displays);
   lock.unlock();
   flush_out();
   return out;
@@ -280,13 +281,23 @@ void forward_hub::channel_closed(ssh::channel_id ch) {
 }
 
 void forward_hub::pump_to_helper(std::uint32_t id, stream_state& s) {
-  if (s.send_credit > 0 && !s.to_helper.empty() && !s.close_sent && !s.helper_closed) {
-    const std::size_t n = std::min(s.send_credit, s.to_helper.size());
-    forward::append_data(out_, id, std::string_view(s.to_helper).substr(0, n));
+  const std::size_t waiting = s.to_helper.size() - s.to_helper_sent;
+  if (s.send_credit > 0 && waiting > 0 && !s.close_sent && !s.helper_closed) {
+    const std::size_t n = std::min(s.send_credit, waiting);
+    forward::append_data(out_, id, std::string_view(s.to_helper).substr(s.to_helper_sent, n));
     s.send_credit -= n;
-    s.to_helper.erase(0, n);
+    s.to_helper_sent += n;
+    // Sent bytes are dropped without moving the rest each time (that memmove showed in the
+    // upload profile): all at once when everything went, else once they are half the buffer.
+    if (s.to_helper_sent == s.to_helper.size()) {
+      s.to_helper.clear();
+      s.to_helper_sent = 0;
+    } else if (s.to_helper_sent > s.to_helper.size() / 2) {
+      s.to_helper.erase(0, s.to_helper_sent);
+      s.to_helper_sent = 0;
+    }
   }
-  if (s.client_eof && !s.eof_sent && s.to_helper.empty() && !s.close_sent && !s.helper_closed) {
+  if (s.client_eof && !s.eof_sent && s.to_helper.size() == s.to_helper_sent && !s.close_sent && !s.helper_closed) {
     s.eof_sent = true;
     send_frame(forward::frame_type::eof, id);
   }

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/docker_frame.hpp"
@@ -93,6 +94,9 @@ class forward_hub : public std::enable_shared_from_this<forward_hub> {
   using deferred = std::vector<std::function<void()>>;
 
   std::uint32_t new_id() { return next_id_++; }
+  /// Why no request can be made now (the helper failed, the connection is closing), if so.
+  std::optional<failure> unusable() const;
+  std::pair<std::uint32_t, listener_state&> add_listener(forward_kind kind);
   stream_state& add_stream(std::uint32_t id, forward_kind kind);
   void drop_stream(std::uint32_t id);
   /// Sends the client's bytes the helper has room for, then the EOF once they all went.

@@ -9,7 +9,7 @@ OpenSSH sshd whose ForceCommand runs `docker run`, all measured in the same run 
 
 Rows (see bench/README.md for what each measures and the targets):
   1 session start   2 second session (connection mode)   3 throughput   4 concurrency
-  5 idle connections   6 daemon CPU overhead (derived from rows 3 and 4)
+  5 idle connections   6 daemon CPU overhead (derived from rows 3 and 4)   7 forwarding (ssh -L)
 Ratios are always against a reference measured in this run; absolute times vary with the machine.
 """
 import argparse
@@ -30,14 +30,16 @@ from servers import ContainerSSH, Engine, SshdPeer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-FULL = dict(start_runs=25, second_runs=25, stream_mb=500, concurrency=[50, 100, 200], idle_connections=2000)
-SMOKE = dict(start_runs=2, second_runs=2, stream_mb=4, concurrency=[3], idle_connections=20)
+FULL = dict(start_runs=25, second_runs=25, stream_mb=500, concurrency=[50, 100, 200], idle_connections=2000,
+            forward_samples=200, forward_mb=500, forward_connections=100, forward_kb_each=10000)
+SMOKE = dict(start_runs=2, second_runs=2, stream_mb=4, concurrency=[3], idle_connections=20,
+             forward_samples=10, forward_mb=5, forward_connections=10, forward_kb_each=100)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite works, measures nothing")
-    parser.add_argument("--rows", default="1,2,3,4,5,6")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7")
     parser.add_argument("--json", help="output file (default bench/results/<time>.json)")
     parser.add_argument("--binary", default=os.path.join(ROOT, "build", "containerssh"))
     parser.add_argument("--image", default="containerssh-guest:latest")
@@ -45,6 +47,7 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="exit 1 unless every requested row produced numbers and every session succeeded "
                              "(what the ctest smoke run asserts; targets are not judged)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (server logs, configs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a size, e.g. --set stream_mb=100 --set concurrency=20,50")
     args = parser.parse_args()
@@ -68,6 +71,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="cssh-bench-")
     session = ContainerSSH(args.binary, args.image, workdir, mode="session", name="session")
     connection = ContainerSSH(args.binary, args.image, workdir, mode="connection", name="connection")
+    forwarding = ContainerSSH(args.binary, args.image, workdir, mode="connection", name="forwarding", forwarding=True)
     peer = SshdPeer(args.image, workdir) if peer_available else None
     engine = Engine(args.image)
     results = {"time": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z", "smoke": args.smoke,
@@ -77,7 +81,7 @@ def main():
         if peer:
             peer.start()
         ctx = rows.Context(session=session, connection=connection, peer=peer, engine=engine, sizes=sizes,
-                           smoke=args.smoke)
+                           smoke=args.smoke, forwarding=forwarding)
         if 1 in wanted:
             results["rows"]["session_start"] = rows.session_start(ctx)
         if 2 in wanted:
@@ -92,9 +96,14 @@ def main():
             results["rows"]["idle"] = rows.idle_connections(ctx)
         if 6 in wanted:
             results["rows"]["overhead"] = rows.overhead(results["rows"])
+        if 7 in wanted:
+            forwarding.start()
+            results["rows"]["forwarding"] = rows.forwarding(ctx)
+            forwarding.stop()
     finally:
         session.stop()
         connection.stop()
+        forwarding.stop()
         if peer:
             peer.stop()
         leftovers = subprocess.run(["docker", "ps", "-aq", "--filter", "label=cssh-bench=1"], capture_output=True,
@@ -110,7 +119,10 @@ def main():
         json.dump(results, f, indent=2)
     rows.print_table(results)
     print(f"\nbench: JSON written to {out}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if args.keep:
+        print(f"bench: working directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     if args.check:
         problems = rows.problems(results["rows"], wanted, peer_expected=peer is not None)
         for p in problems:

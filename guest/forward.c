@@ -268,9 +268,13 @@ static int flush_stream(struct stream *s) {
   return 0;
 }
 
+/* The most one read takes: a whole frame then fits a pipe's 64 KiB, so it leaves in one write
+ * (a 65545-byte frame went out as 65536 + 9, each tail an extra Engine frame and wake-ups). */
+#define READ_PAYLOAD (65536u - FWD_HEADER_SIZE)
+
 /* Reads the socket once, as much as the stream's credit allows, into one DATA frame. */
 static void pump_socket(struct stream *s) {
-  size_t want = s->credit < FWD_MAX_PAYLOAD ? s->credit : FWD_MAX_PAYLOAD;
+  size_t want = s->credit < READ_PAYLOAD ? s->credit : READ_PAYLOAD;
   ssize_t n = read(s->fd, out_frame + FWD_HEADER_SIZE, want);
   if (n > 0) {
     s->credit -= (uint32_t)n;

@@ -1,14 +1,20 @@
 """The benchmark's rows. Each returns a dict of numbers; targets() judges them, print_table() shows them."""
 import asyncio
+import fcntl
 import os
 import resource
+import select
+import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 from dataclasses import dataclass
 
 import procstat
-from servers import PASSWORD, USER, Engine
+import streams
+from servers import CIPHER, PASSWORD, USER, Engine, free_port
 
 DEVNULL = subprocess.DEVNULL
 
@@ -21,6 +27,7 @@ class Context:
     engine: Engine
     sizes: dict
     smoke: bool
+    forwarding: object = None
 
 
 def machine():
@@ -327,8 +334,270 @@ def overhead(rows):
     return out
 
 
+# --- row 7 ----------------------------------------------------------------------------------------
+# The servers row 7 talks to on the container's loopback (the -L targets), each a socat: one line,
+# zeroes without end, a sink to /dev/null, a file of random bytes. A child per connection; the bulk
+# ones move 64 KiB per system call (socat's default is 8 KiB), so the test's own servers cost little.
+FORWARD_TARGETS = {"line": 9000, "zeroes": 9001, "sink": 9002, "file": 9003}
+LISTEN = "bind=127.0.0.1,fork,reuseaddr,backlog=512"
+
+
+def _forward_servers(file_bytes):
+    """The session's command: the four socat servers, then the file's sha256 once all of them listen."""
+    t = FORWARD_TARGETS
+    return (f"printf 'ok\\n' > /tmp/line; head -c {file_bytes} /dev/urandom > /tmp/file; "
+            f"socat -U TCP-LISTEN:{t['line']},{LISTEN} OPEN:/tmp/line & "
+            f"socat -b 65536 -U TCP-LISTEN:{t['zeroes']},{LISTEN} OPEN:/dev/zero & "
+            f"socat -b 65536 -u TCP-LISTEN:{t['sink']},{LISTEN} OPEN:/dev/null & "
+            f"socat -b 65536 -U TCP-LISTEN:{t['file']},{LISTEN} OPEN:/tmp/file & "
+            "until [ \"$(netstat -ltn | grep -c ' 127.0.0.1:900[0-3] ')\" = 4 ]; do sleep 0.05; done; "
+            "sha256sum /tmp/file; wait")
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+class _ForwardSession:
+    """`ssh -L` (OpenSSH, password, no multiplexing) holding one -L port per target open on one connection,
+    its session running the target servers in the connection's container."""
+
+    def __init__(self, server, file_bytes):
+        self.server = server
+        self.ports = {name: free_port() for name in FORWARD_TARGETS}
+        extra = ["-o", "ExitOnForwardFailure=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        for name, remote in FORWARD_TARGETS.items():
+            extra += ["-L", f"{self.ports[name]}:127.0.0.1:{remote}"]
+        self.stderr = open(os.path.join(server.dir, "forward-client.log"), "w")
+        self.proc = subprocess.Popen(server.ssh(_forward_servers(file_bytes), extra=tuple(extra)), stdin=DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self.stderr, start_new_session=True)
+        line = self._line(timeout=90)
+        self.sha256 = line.split()[0]
+        ids = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=cssh-bench-server={server.port}"],
+                             capture_output=True, text=True).stdout.split()
+        if len(ids) != 1:
+            raise RuntimeError(f"bench: expected the forwarding connection's one container, found {ids}")
+        self.container = ids[0]
+        self.ssh_pid = next((p for p in procstat.descendants(self.proc.pid) if _comm(p) == "ssh"), self.proc.pid)
+        self.shim_pid = self._shim()
+        deadline = time.time() + 30
+        while True:  # the first forward starts the connection's helper
+            try:
+                streams.first_byte(self.ports["line"])
+                break
+            except (OSError, RuntimeError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.helper_pid = self._helper()
+
+    def _line(self, timeout):
+        got, deadline = b"", time.time() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in got:
+            left = deadline - time.time()
+            if left <= 0 or self.proc.poll() is not None:
+                raise RuntimeError(f"bench: the -L session did not come up (exit {self.proc.poll()}; "
+                                   f"see {self.stderr.name}): {got!r}")
+            if select.select([fd], [], [], min(left, 0.5))[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    continue
+                got += chunk
+        return got.decode().strip()
+
+    def _shim(self):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _comm(entry) and _comm(entry).startswith("containerd-shim"):
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if self.container.encode() in f.read():
+                            return int(entry)
+                except OSError:
+                    pass
+        return None
+
+    def _helper(self):
+        top = subprocess.run(["docker", "top", self.container, "-o", "pid,args"], capture_output=True,
+                             text=True).stdout.splitlines()
+        for line in top[1:]:
+            pid, _, args = line.strip().partition(" ")
+            if "helper forward" in args:
+                return int(pid)
+        return None
+
+    def close(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+
+
+class _PathCpu:
+    """CPU seconds over a span of each process on a path (the container: its shim and everything below
+    it, the helper and the socat servers included), of this benchmark's own client, and of the machine."""
+
+    def __init__(self, pids, trees):
+        self.pids, self.trees = {k: v for k, v in pids.items() if v}, {k: v for k, v in trees.items() if v}
+
+    def _read(self):
+        out = {}
+        for name, pid in self.pids.items():
+            try:
+                out[name] = procstat.cpu_seconds(pid)
+            except OSError:
+                out[name] = 0.0
+        for name, pid in self.trees.items():
+            out[name] = procstat.tree_cpu_seconds(pid)
+        times = os.times()
+        out["client"] = times.user + times.system
+        out["machine"] = procstat.machine_busy_seconds()
+        return out
+
+    def __enter__(self):
+        self._before = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        after = self._read()
+        self.seconds = {k: after[k] - self._before[k] for k in after}
+
+
+def _path_entry(walls, cpus, nbytes):
+    """Rate (median over repeats) and each process's cores busy and CPU seconds per GB."""
+    rates = [nbytes / 1e6 / w for w in walls]
+    total_wall, gigabytes = sum(walls), nbytes * len(walls) / 1e9
+    merged = {}
+    for c in cpus:
+        for k, v in c.items():
+            merged[k] = merged.get(k, 0.0) + v
+    path = sum(v for k, v in merged.items() if k not in ("machine", "helper"))  # the helper is in "container"
+    return {"mb_per_s": percentile(rates, 50), "mb_per_s_all": rates,
+            "cores": {k: v / total_wall for k, v in merged.items()}, "path_cores": path / total_wall,
+            "cpu_s_per_gb": {k: v / gigabytes for k, v in merged.items()}, "path_cpu_s_per_gb": path / gigabytes}
+
+
+def _stalled_queue(sock):
+    """Bytes waiting unread in a socket's receive queue."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def forwarding(ctx):
+    """ssh -L through the connection's helper: opening a forward, bulk bytes both ways against the raw
+    Engine exec stream, and many forwards at once with and without one whose reader stopped."""
+    server, sizes = ctx.forwarding, ctx.sizes
+    nbytes = sizes["forward_mb"] * 1_000_000
+    file_bytes = sizes["forward_kb_each"] * 1000
+    cpus = os.cpu_count()
+    dockerd, containerd = procstat.pid_of("dockerd"), procstat.pid_of("containerd")
+    session = _ForwardSession(server, file_bytes)
+    row = {"megabytes": sizes["forward_mb"], "connections": sizes["forward_connections"],
+           "kilobytes_each": sizes["forward_kb_each"]}
+    try:
+        # 1. Opening a forward: TCP connect to the -L port until the line server's first byte.
+        warmup = 2 if ctx.smoke else 20
+        for _ in range(warmup):
+            streams.first_byte(session.ports["line"])
+        times = [streams.first_byte(session.ports["line"]) for _ in range(sizes["forward_samples"])]
+        row["open"] = {"openssh_L": summary(times)}
+        line_server = (f"printf 'ok\\n' > /tmp/line; exec socat -U TCP-LISTEN:{FORWARD_TARGETS['line']},{LISTEN} "
+                       "OPEN:/tmp/line")
+        times = asyncio.run(streams.asyncssh_first_bytes(server.port, USER, PASSWORD, CIPHER, line_server,
+                                                         FORWARD_TARGETS["line"], warmup, sizes["forward_samples"]))
+        row["open"]["asyncssh"] = summary(times)
+
+        # 2. Bulk bytes both ways, -L against the Engine's exec stream into the same container.
+        pids = {"daemon": server.proc.pid, "ssh_client": session.ssh_pid, "dockerd": dockerd,
+                "containerd": containerd, "helper": session.helper_pid}
+        trees = {"container": session.shim_pid}
+        paths = {
+            "download": {"forward": lambda n: streams.forward_download(session.ports["zeroes"], n),
+                         "engine_floor": lambda n: streams.floor_download(session.container, n)},
+            "upload": {"forward": lambda n: streams.forward_upload(session.ports["sink"], n),
+                       "engine_floor": lambda n: streams.floor_upload(session.container, n)},
+        }
+        repeats = 1 if ctx.smoke else 5  # the median of five: single runs here spread by 2x under load
+        for direction, makers in paths.items():
+            for run in makers.values():  # warm: the socat child, the exec path, the TCP windows
+                run(min(nbytes, 20_000_000))
+            walls, used = {n: [] for n in makers}, {n: [] for n in makers}
+            for _ in range(repeats):
+                for name, run in makers.items():  # interleaved, so drift hits both alike
+                    with _PathCpu(pids, trees) as meter:
+                        walls[name].append(run(nbytes))
+                    used[name].append(meter.seconds)
+            d = {name: _path_entry(walls[name], used[name], nbytes) for name in makers}
+            ours, floor = d["forward"], d["engine_floor"]
+            d["ratio_vs_floor"] = ratio(ours["mb_per_s"], floor["mb_per_s"])
+            # Were the daemon free, the rest of this path's processes would fill the machine's cores at:
+            rest = max(ours["path_cpu_s_per_gb"] - ours["cpu_s_per_gb"]["daemon"], 1e-3)
+            ours["ceiling_free_daemon_mb_per_s"] = cpus / rest * 1000
+            d["ceiling_vs_floor"] = ratio(ours["ceiling_free_daemon_mb_per_s"], floor["mb_per_s"])
+            # The OpenSSH client is one thread: it cannot encrypt or decrypt faster than one core allows.
+            ssh = ours["cpu_s_per_gb"].get("ssh_client", 0.0)
+            ours["ceiling_ssh_client_mb_per_s"] = 1000 / ssh if ssh > 0 else None  # None: too short to see
+            d["ssh_client_ceiling_vs_floor"] = ratio(ours["ceiling_ssh_client_mb_per_s"], floor["mb_per_s"])
+            row[direction] = d
+
+        # 3. Many forwards at once, each reading the same file to its end, byte-exact (sha256); then
+        # the same with one more forward whose reader stopped.
+        count = sizes["forward_connections"]
+        rounds = 1 if ctx.smoke else 3  # interleaved, each variant's median of three
+        pid = server.proc.pid
+        row["rss_kib_before"] = procstat.rss_kib(pid)
+        streams.many_downloads(session.ports["file"], min(count, 10), file_bytes, session.sha256)  # warm
+        runs = {"plain": [], "stalled": []}
+        for _ in range(rounds):
+            for variant in ("plain", "stalled"):
+                stalled = streams.StalledReader(session.ports["zeroes"]) if variant == "stalled" else None
+                if stalled:
+                    time.sleep(0.3 if ctx.smoke else 2.0)  # until every buffer on its way is full
+                cpu0 = procstat.cpu_seconds(pid)
+                with procstat.PeakSampler(lambda: procstat.rss_kib(pid)) as peak, \
+                        procstat.PeakSampler(lambda: procstat.rss_kib(session.helper_pid)) as helper_peak:
+                    queued0 = _stalled_queue(stalled.sock) if stalled else None
+                    wall, good, total = streams.many_downloads(session.ports["file"], count, file_bytes,
+                                                               session.sha256)
+                    queued1 = _stalled_queue(stalled.sock) if stalled else None
+                entry = {"wall_s": wall, "mb_per_s": total / 1e6 / wall, "byte_exact": good, "bytes": total,
+                         "daemon_cpu_s": procstat.cpu_seconds(pid) - cpu0, "peak_rss_kib": peak.peak,
+                         "helper_peak_rss_kib": helper_peak.peak}
+                if stalled:
+                    # Nothing arrives for it while it stands (its queue stays full), and it moves again once read.
+                    entry["stalled_queue_bytes"] = [queued0, queued1]
+                    entry["stalled_resume_s"] = stalled.resume(min(nbytes, 10_000_000))
+                    stalled.close()
+                runs[variant].append(entry)
+        many = {}
+        for variant, entries in runs.items():
+            many[variant] = {"mb_per_s": percentile([e["mb_per_s"] for e in entries], 50),
+                             "byte_exact_rate": sum(e["byte_exact"] for e in entries) / (count * len(entries)),
+                             "peak_rss_kib": max(e["peak_rss_kib"] for e in entries),
+                             "helper_peak_rss_kib": max(e["helper_peak_rss_kib"] for e in entries),
+                             "daemon_cpu_s_per_gb": (sum(e["daemon_cpu_s"] for e in entries)
+                                                     / (sum(e["bytes"] for e in entries) / 1e9)),
+                             "runs": entries}
+        stalls = runs["stalled"]
+        many["stalled"]["resumed"] = all(e["stalled_resume_s"] is not None for e in stalls)
+        many["stalled_vs_plain"] = ratio(many["stalled"]["mb_per_s"], many["plain"]["mb_per_s"])
+        row["many"] = many
+    finally:
+        session.close()
+    return row
+
+
 # --- judging and printing -------------------------------------------------------------------------
-ROW_NAMES = {1: "session_start", 2: "second_session", 3: "throughput", 4: "concurrency", 5: "idle", 6: "overhead"}
+ROW_NAMES = {1: "session_start", 2: "second_session", 3: "throughput", 4: "concurrency", 5: "idle", 6: "overhead",
+             7: "forwarding"}
 
 
 def problems(rows, wanted, peer_expected):
@@ -347,11 +616,19 @@ def problems(rows, wanted, peer_expected):
     idle = rows.get("idle")
     if idle and not idle["rss_kib"] > 0:
         found.append("row 5: no RSS reading")
+    fwd = rows.get("forwarding")
+    if fwd:
+        for variant in ("plain", "stalled"):
+            rate = fwd["many"][variant]["byte_exact_rate"]
+            if rate != 1.0:
+                found.append(f"row 7: {fwd['connections']} forwards at once ({variant}): {rate:.2f} byte-exact")
+        if not fwd["many"]["stalled"]["resumed"]:
+            found.append("row 7: the stopped forward did not move again once read")
     return found
 
 
 def targets(rows, smoke):
-    """Each target of issue 11 with its measured value and whether it is met (not judged in smoke)."""
+    """Each target of issues 11 and 18 with its measured value and whether it is met (not judged in smoke)."""
     checks = []
 
     def add(name, value, goal, met):
@@ -400,6 +677,32 @@ def targets(rows, smoke):
         v = over["daemon_vs_dockerd_per_session_key"]
         add("daemon CPU per session / dockerd's, public-key login", v, "< 0.05", v < 0.05)
         checks[-1]["note"] = login_note(over.get("login_key_vs_dockerd_per_session"), "public-key")
+    fwd = rows.get("forwarding", {})
+    if fwd:
+        for client in ("openssh_L", "asyncssh"):
+            ms = fwd["open"][client]["p50"] * 1000
+            add(f"forward open p50 ms ({client})", ms, "<= 20", ms <= 20)
+        for direction in ("download", "upload"):
+            d = fwd[direction]
+            r = d["ratio_vs_floor"]
+            add(f"-L {direction} / exec-stream floor", r, ">= 0.9", r is not None and r >= 0.9)
+            reach = [f"the rest of the path alone saturates the machine's cores at {d['ceiling_vs_floor']:.2f} "
+                     f"of the floor"] if d["ceiling_vs_floor"] is not None and d["ceiling_vs_floor"] < 0.9 else []
+            if d["ssh_client_ceiling_vs_floor"] is not None and d["ssh_client_ceiling_vs_floor"] < 0.9:
+                reach.append(f"the one-threaded OpenSSH client alone caps it at {d['ssh_client_ceiling_vs_floor']:.2f} "
+                             "of the floor")
+            ours, floor = d["forward"], d["engine_floor"]
+            daemon = ours["cpu_s_per_gb"]["daemon"]
+            checks[-1]["note"] = (f"CPU s per GB: the -L path {ours['path_cpu_s_per_gb']:.1f} (this daemon {daemon:.1f}, "
+                                  f"the rest {ours['path_cpu_s_per_gb'] - daemon:.1f}), the floor's path "
+                                  f"{floor['path_cpu_s_per_gb']:.1f}")
+            if reach:
+                checks[-1]["note"] += "; out of reach on this machine: " + "; ".join(reach)
+        many = fwd["many"]
+        rate = min(many["plain"]["byte_exact_rate"], many["stalled"]["byte_exact_rate"])
+        add(f"{fwd['connections']} forwards at once byte-exact", rate, "== 1.0", rate == 1.0)
+        r = many["stalled_vs_plain"]
+        add("... with a stopped reader / without", r, ">= 0.8", r is not None and r >= 0.8)
     return checks
 
 
@@ -409,6 +712,37 @@ def _fmt(v, unit=""):
     if isinstance(v, float):
         return f"{v:.3f}{unit}"
     return f"{v}{unit}"
+
+
+def _print_forwarding(r):
+    print("\n7. forwarding (ssh -L through the connection's helper)")
+    for client, label in (("openssh_L", "OpenSSH -L, TCP connect"), ("asyncssh", "asyncssh open_connection")):
+        o = r["open"][client]
+        print(f"   open to first byte, {label:26} p50 {o['p50'] * 1000:6.2f} ms  p95 {o['p95'] * 1000:6.2f} ms"
+              f"  (n={o['n']})")
+    for direction in ("download", "upload"):
+        d = r[direction]
+        ours, floor = d["forward"], d["engine_floor"]
+        print(f"   {direction:8} {r['megabytes']} MB: -L {_fmt(ours['mb_per_s'])} MB/s, exec-stream floor "
+              f"{_fmt(floor['mb_per_s'])} MB/s, ratio {_fmt(d['ratio_vs_floor'])}")
+        for name, e in (("-L", ours), ("floor", floor)):
+            parts = "  ".join(f"{k}={v:.2f}" for k, v in e["cores"].items() if k != "machine" and v >= 0.005)
+            print(f"            {name:5} cores: {parts}  (path {e['path_cores']:.2f}, machine {e['cores']['machine']:.2f})")
+        print(f"            with a free daemon the -L path could reach {_fmt(ours['ceiling_free_daemon_mb_per_s'])} MB/s "
+              f"({_fmt(d['ceiling_vs_floor'])} of the floor); the one-threaded ssh client "
+              f"{_fmt(ours['ceiling_ssh_client_mb_per_s'])} MB/s ({_fmt(d['ssh_client_ceiling_vs_floor'])})")
+    m = r["many"]
+    for variant in ("plain", "stalled"):
+        v = m[variant]
+        extra = ""
+        if variant == "stalled":
+            resumes = [e["stalled_resume_s"] for e in v["runs"]]
+            extra = f", stopped reader moves again: {'yes' if v['resumed'] else 'NO'} ({_fmt(max(resumes, key=lambda x: x or 0))} s)"
+        print(f"   {r['connections']} x {r['kilobytes_each']} KB {variant:8} {_fmt(v['mb_per_s'])} MB/s, "
+              f"byte-exact {v['byte_exact_rate']:.2f}, daemon peak RSS {v['peak_rss_kib'] / 1024:.1f} MiB "
+              f"(before {r['rss_kib_before'] / 1024:.1f}), helper {v['helper_peak_rss_kib'] / 1024:.1f} MiB, "
+              f"daemon {_fmt(v['daemon_cpu_s_per_gb'])} CPU s/GB{extra}")
+    print(f"   with a stopped reader / without: {_fmt(m['stalled_vs_plain'])}")
 
 
 def print_table(results):
@@ -460,7 +794,9 @@ def print_table(results):
         print("\n6. daemon CPU overhead")
         for k, v in r.items():
             print(f"   {k:36} {_fmt(v)}")
-    print("\ntargets (issue 11)")
+    if "forwarding" in rows:
+        _print_forwarding(rows["forwarding"])
+    print("\ntargets (issues 11 and 18)")
     for t in results["targets"]:
         verdict = "n/a (smoke)" if t["met"] is None else ("MET" if t["met"] else "MISSED")
         print(f"   {t['target']:40} {_fmt(t['value']):>10}  goal {t['goal']:16} {verdict}")

@@ -44,8 +44,8 @@ CLIENT_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/
 class ContainerSSH:
     """This server, with the built-in users file (password auth) and the given execution mode."""
 
-    def __init__(self, binary, image, workdir, mode="session", name="cssh"):
-        self.binary, self.image, self.mode = binary, image, mode
+    def __init__(self, binary, image, workdir, mode="session", name="cssh", forwarding=False):
+        self.binary, self.image, self.mode, self.forwarding, self.name = binary, image, mode, forwarding, name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -63,9 +63,14 @@ class ContainerSSH:
         users = os.path.join(self.dir, "users.yaml")
         with open(users, "w") as f:
             f.write(f"users:\n  {USER}:\n    password: \"{digest}\"\n    authorizedKeys: [\"{public_key}\"]\n")
+        # Forwarding (row 7) needs connection mode; the label finds the connection's container. The
+        # instanceId is this run's own: the default (host and port) may be a port another server on
+        # this machine used before, and its clean-up (by that label) would take our containers.
+        forwarding = "security:\n  forwarding:\n    forwardingMode: enable\n" if self.forwarding else ""
         config = os.path.join(self.dir, "config.yaml")
         with open(config, "w") as f:
-            f.write(f"""ssh:
+            f.write(f"""instanceId: cssh-bench-{os.getpid()}-{self.name}
+ssh:
   listen: 127.0.0.1:{self.port}
   hostkeys: [{self.dir}/hostkey]
   ciphers: [{CIPHER}]
@@ -87,10 +92,11 @@ docker:
     container:
       image: {self.image}
       networkdisabled: true
+      labels: {{cssh-bench: "1", cssh-bench-server: "{self.port}"}}
     imagePullPolicy: Never
 log:
   level: warning
-""")
+{forwarding}""")
         return config
 
     def start(self):

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
+import uuid
 import warnings
 
 warnings.filterwarnings("ignore")
@@ -61,8 +61,10 @@ class Server(ServerProcess):
         self.port = free_port()
         self.metrics_port = free_port()
         execution = "    host:\n      networkmode: none\n" + host_extra if mode == "connection" else ""
+        # An instance id of its own: the default (host and port) may be another suite's too, whose
+        # clean-up by that label would then remove this server's containers.
         text = (config_head(self.port, self.dir, f"http://127.0.0.1:{webhook_port}") +
-                docker_section(mode, execution) + "log:\n  level: debug\n  format: ljson\n" +
+                f"instanceId: fwd-{name}-{uuid.uuid4().hex[:10]}\n" + docker_section(mode, execution) + "log:\n  level: debug\n  format: ljson\n" +
                 f"metrics:\n  enable: true\n  listen: 127.0.0.1:{self.metrics_port}\n" +
                 "security:\n  forwarding:\n" + "".join(f"    {line}\n" for line in forwarding))
         self.write_config(text)
@@ -154,8 +156,7 @@ def check_openssh_local_and_socks(s):
             cmd = ["curl", "-s", "--max-time", "10", url] + (["--socks5-hostname", proxy] if proxy else [])
             return subprocess.run(cmd, capture_output=True, timeout=30).stdout
 
-        body = b""
-        wait_until(lambda: (body := fetch(f"http://127.0.0.1:{lport}/")) == b"hello-from-the-container\n", 30)
+        wait_until(lambda: fetch(f"http://127.0.0.1:{lport}/") == b"hello-from-the-container\n", 30)
         body = fetch(f"http://127.0.0.1:{lport}/")
         check(body == b"hello-from-the-container\n",
               "ssh -L reaches busybox httpd on the container's loopback (networkmode none)", repr(body))

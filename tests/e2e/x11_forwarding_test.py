@@ -31,9 +31,9 @@ warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asyncssh  # noqa: E402
 
-from ops_lib import (PASSWORD, ServerProcess, check, check_nothing_left, conclude, config_head,  # noqa: E402
-                     docker_section, free_port, metric, ssh_options, stop_process, wait_until)
-from webhook_lib import JsonWebhook, password_of  # noqa: E402
+from forwarding_test import Server as ForwardingServer, Webhooks  # noqa: E402
+from ops_lib import (PASSWORD, check, check_nothing_left, conclude, ssh_options, stop_process,  # noqa: E402
+                     wait_until)
 
 logging.getLogger("asyncssh").setLevel(logging.CRITICAL)
 
@@ -48,39 +48,10 @@ MIT = b"MIT-MAGIC-COOKIE-1"
 GAP = "sleep 0.3"
 
 
-class Webhooks(JsonWebhook):
-    def __init__(self):
-        super().__init__(self.answer)
-
-    def answer(self, path, body, reply):
-        if path.endswith("/password"):
-            return 200, {"success": body.get("username") == "alice" and password_of(body) == PASSWORD}
-        return 200, {}
-
-
-class Server(ServerProcess):
-    listen_timeout = 30
-    stop_timeout = 30
-
-    def __init__(self, binary, tmp, name, webhook_port, x11_mode, host_extra=""):
-        super().__init__(binary, os.path.join(tmp, name), name)
-        self.port = free_port()
-        self.metrics_port = free_port()
-        execution = "    host:\n      networkmode: none\n" + host_extra
-        text = (config_head(self.port, self.dir, f"http://127.0.0.1:{webhook_port}") +
-                docker_section("connection", execution) + "log:\n  level: debug\n  format: ljson\n" +
-                f"metrics:\n  enable: true\n  listen: 127.0.0.1:{self.metrics_port}\n" +
-                f"security:\n  forwarding:\n    x11ForwardingMode: {x11_mode}\n")
-        self.write_config(text)
-        self.start()
-
-    def wait_record(self, code, predicate=lambda rec: True, timeout=10):
-        found = []
-        wait_until(lambda: bool(found.extend(r for r in self.log_lines(code) if predicate(r)) or found), timeout)
-        return found
-
-    def metric(self, name, **labels):
-        return metric(self.metrics_port, name, labels)
+def Server(binary, tmp, name, webhook_port, x11_mode, host_extra=""):
+    """forwarding_test's server (connection mode, networkmode none, metrics) with X11 in `x11_mode`."""
+    return ForwardingServer(binary, tmp, name, webhook_port, [f"x11ForwardingMode: {x11_mode}"],
+                            host_extra=host_extra)
 
 
 def ssh_args(server, *options, log_level="ERROR"):

@@ -21,6 +21,8 @@ constexpr std::size_t read_chunk = flow::output_read_chunk;
 /// The first X11 display tried, as sshd's X11DisplayOffset, and how many after it.
 constexpr std::uint16_t x11_first_display = 10;
 constexpr std::uint16_t x11_displays = 990;
+/// Credit goes back to the helper in pieces of at least this (a quarter of its window).
+constexpr std::size_t credit_batch = forward::stream_window / 4;
 }  // namespace
 
 /// One forwarded connection: a helper stream and (once open) its SSH channel.
@@ -33,6 +35,7 @@ struct forward_hub::stream_state {
   bool client_eof = false;                        // the client's EOF, sent after to_helper
   bool eof_sent = false;
   std::size_t receive_used = 0;  // the helper's bytes we have not credited yet (its window)
+  std::size_t drained = 0;       // ... of which the client took this many (credited in batches)
   std::string early;          // the helper's bytes before the channel opened (accepted streams)
   bool helper_eof = false;    // ... and its EOF
   bool helper_closed = false;
@@ -309,10 +312,16 @@ void forward_hub::credit_helper(std::uint32_t id, std::size_t bytes) {
   if (it == streams_.end() || closed_ || bytes == 0) return;
   auto& s = *it->second;
   s.bytes_out->inc(bytes);
-  s.receive_used = bytes >= s.receive_used ? 0 : s.receive_used - bytes;
-  std::string frame;
-  forward::append_credit(frame, id, static_cast<std::uint32_t>(bytes));
-  out_ += frame;
+  // One CREDIT per client window adjust would be a write to the helper (and a wake-up there) per
+  // 32 KB slice: credit in batches, and whatever is left once the client took everything we got
+  // (so the helper never waits on a remainder).
+  s.drained += bytes;
+  if (s.drained < credit_batch && s.drained < s.receive_used) return;
+  const std::size_t credit = std::min(s.drained, s.receive_used);
+  s.receive_used -= credit;
+  s.drained -= credit;
+  if (credit == 0) return;
+  forward::append_credit(out_, id, static_cast<std::uint32_t>(credit));
   lock.unlock();
   flush_out();
 }

@@ -281,3 +281,37 @@ TEST_CASE("forward hub: at most flow::forward_streams_limit forwarded connection
   f.hub->channel_closed(0);
   CHECK(f.hub->has_room());
 }
+
+TEST_CASE("forward hub: credit goes back to the helper in batches, and the remainder once all was taken") {
+  fixture f;
+  f.hub->attach(f.stream, "exec-1");
+  f.hub->dial(4, "127.0.0.1", 80);
+  const auto id = frames_from(*f.stream)[0].id;
+  f.stream->written.clear();
+  std::string data;
+  for (int i = 0; i < 4; ++i) data += from_helper(frame_type::data, id, std::string(50000, 'd'));
+  f.stream->answer(data);
+  CHECK(f.session->written[4].size() == 200000);
+  std::vector<std::uint32_t> credits;
+  auto collect = [&] {
+    for (auto& fr : frames_from(*f.stream))
+      if (fr.type == frame_type::credit)
+        credits.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(fr.payload[0])) << 24 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(fr.payload[1])) << 16 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(fr.payload[2])) << 8 |
+                          static_cast<unsigned char>(fr.payload[3]));
+    f.stream->written.clear();
+  };
+  for (int i = 0; i < 20; ++i) {  // the client's window takes 10000 at a time
+    f.session->sinks[4](10000);
+    collect();
+  }
+  // 65536-byte batches: three of them (70000 each, as 10000-byte pieces add up), then the rest.
+  REQUIRE(credits.size() == 3);
+  CHECK(credits[0] == 70000);
+  CHECK(credits[1] == 70000);
+  CHECK(credits[2] == 60000);  // the remainder: everything received was taken
+  std::uint64_t total = 0;
+  for (auto c : credits) total += c;
+  CHECK(total == 200000);
+}

@@ -122,9 +122,9 @@ channel_actor::behavior_type channel_behavior(self_ptr self, context_ptr context
         }
         if (s.io) self->send(*s.io, io_signal{msg.name});
       },
-      [=](ch_closed&) {
+      [=](ch_closed& closed) {
         auto& s = self->state;
-        if (s.io && !s.done) self->send(*s.io, io_stop{});
+        if (s.io && !s.done) self->send(*s.io, io_stop{closed.connection_gone});
         self->quit();
       },
       [=](program_exited& msg) {

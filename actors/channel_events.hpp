@@ -35,7 +35,8 @@ struct ch_program {
 struct ch_window { ssh::channel_id ch; unsigned cols; unsigned rows; };
 struct ch_signal { ssh::channel_id ch; std::string name; };
 /// The channel is gone (client closed it, or the connection ended).
-struct ch_closed { ssh::channel_id ch; };
+/// The channel is gone; `connection_gone`: because the connection ended.
+struct ch_closed { ssh::channel_id ch; bool connection_gone = false; };
 
 }  // namespace cssh::actors
 

@@ -154,7 +154,7 @@ connection_actor::behavior_type connection_behavior(self_ptr self, context_ptr c
       },
       [=](conn_disconnected& msg) {
         auto& s = self->state;
-        for (auto& [ch, actor] : s.channels) self->send(actor, ch_closed{ch});
+        for (auto& [ch, actor] : s.channels) self->send(actor, ch_closed{ch, true});
         s.channels.clear();
         if (s.info.container) self->send(*s.info.container, connection_container_stop{});
         if (s.supervisor) self->send(*s.supervisor, supervisor_shutdown{});

@@ -257,13 +257,15 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
       [=](io_signal& msg) {
         if (self->state.early_signals.pass(self->state.started, msg.name)) deliver_signal(self, msg.name);
       },
-      [=](io_stop) {
+      [=](io_stop stop) {
         auto& s = self->state;
         s.stopping = true;
         if (s.starting) return;  // the start's reply kills it and finishes
         // The channel is gone but the connection (and its container) may live on: a program
-        // still running there would be an orphan, so it is killed (as ContainerSSH does).
-        if (s.started && !s.exited) send_signal_exec(self, 9);
+        // still running there would be an orphan, so it is killed (as ContainerSSH does). When
+        // the connection itself ended, the container's removal ends the program: a kill exec
+        // would only race that removal (and log DOCKER_SIGNAL_FAILED for nothing).
+        if (s.started && !s.exited && !stop.connection_gone) send_signal_exec(self, 9);
         // An exec created but never started runs nothing; the container's removal forgets it.
         finish(self);
       },

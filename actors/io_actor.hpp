@@ -20,7 +20,8 @@ namespace cssh::actors {
 struct io_resize { unsigned rows; unsigned cols; };
 struct io_signal { std::string name; };
 /// The client is gone: stop relaying and hand the container to the supervisor for removal.
-struct io_stop {};
+/// The channel is gone; `connection_gone`: the whole connection ended (its containers go too).
+struct io_stop { bool connection_gone = false; };
 
 /// From the relay, on the reactor: the output ended (the owner calls stream_relay::on_ready).
 struct relay_ready {};

@@ -167,7 +167,8 @@ decision check_forwarding(const config::security_config& sec, ssh::forwarding_ki
       break;
     case ssh::forwarding_kind::streamlocal:
       return refuse("SECURITY_SOCKET_FORWARDING_REJECTED",
-                    "Unix-socket forwarding refused: libssh 0.10 cannot serve it (use TCP ports)");
+                    "a channel of a type libssh 0.10 cannot parse was refused (Unix-socket forwarding, "
+                    "direct-streamlocal@openssh.com, is one: use TCP ports)");
   }
   security_mode m = effective_mode(sec, own);
   if (m == security_mode::disable) {

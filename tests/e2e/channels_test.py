@@ -273,8 +273,14 @@ def test_openssh(server):
         check(outs == ["mux-0", "mux-1", "mux-2"], "OpenSSH ControlMaster: three sessions share one connection",
               f"{outs}")
     finally:
+        # Only the sessions are checked here; a master slow to end under load (seen once in CI
+        # under ASan) is killed instead of failing the suite.
         os.killpg(master.pid, signal.SIGTERM)
-        master.wait(timeout=10)
+        try:
+            master.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(master.pid, signal.SIGKILL)
+            master.wait(timeout=10)
 
 
 async def run_all(server, megabytes):

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "actors/container_supervisor.hpp"
+#include "actors/engine_reply.hpp"
 #include "actors/server_context.hpp"
 #include "common/result.hpp"
 #include "docker/container_spec.hpp"
@@ -35,6 +36,24 @@ using connection_container_actor =
 
 /// `request` describes the connection (ids and labels, the auth answer's environment and files);
 /// its command, tty and size are ignored. `config` is the connection's configuration.
+/// Asks `container` for the running container on behalf of `me`; the answer comes back to `me`
+/// as engine_reply<Step, std::string> (the id, or why not), like an Engine call's, so the step
+/// continues in me's handler (exec_io_actor, forward_actor).
+template <class Step, class Self>
+void want_container(Self* self, const connection_container_actor& container) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->request(container, caf::infinite, container_wanted{})
+      .then(
+          [me](container_ready& ready) {
+            auto reply = ready.id.empty() ? result<std::string>(std::move(ready.why)) : result<std::string>(ready.id);
+            caf::anon_send(me, engine_reply<Step, std::string>{std::move(reply)});
+          },
+          [me](caf::error&) {
+            caf::anon_send(me, engine_reply<Step, std::string>{
+                                   failure{"DOCKER_CONTAINER_GONE", "the connection's container is gone"}});
+          });
+}
+
 connection_container_actor spawn_connection_container_actor(caf::actor_system& system, context_ptr context,
                                                             std::shared_ptr<const config::app_config> config,
                                                             docker::session_request request,

@@ -161,17 +161,7 @@ exec_impl::behavior_type exec_behavior(self_ptr self, context_ptr context, std::
   st.channel = std::move(channel);
   st.marker = random_hex_id();
   st.relay = std::make_unique<stream_relay>(handle_of(self), std::move(target), st.request.tty);
-  auto me = handle_of(self);
-  self->request(st.container, caf::infinite, container_wanted{})
-      .then(
-          [me](container_ready& ready) {
-            auto reply = ready.id.empty() ? result<std::string>(std::move(ready.why)) : result<std::string>(ready.id);
-            caf::anon_send(me, engine_reply<container_step, std::string>{std::move(reply)});
-          },
-          [me](caf::error&) {
-            caf::anon_send(me, engine_reply<container_step, std::string>{
-                                   failure{"DOCKER_CONTAINER_GONE", "the connection's container is gone"}});
-          });
+  want_container<container_step>(self, st.container);
   return {
       // --- the connection's container, then the exec ---------------------------------------
       [=](engine_reply<container_step, std::string>& msg) {

@@ -37,17 +37,7 @@ forward_actor_type::behavior_type forward_behavior(self_ptr self, context_ptr co
   auto& st = self->state;
   st.context = std::move(context);
   st.hub = std::move(hub);
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->request(container, caf::infinite, container_wanted{})
-      .then(
-          [me](container_ready& ready) {
-            auto reply = ready.id.empty() ? result<std::string>(std::move(ready.why)) : result<std::string>(ready.id);
-            caf::anon_send(me, engine_reply<container_step, std::string>{std::move(reply)});
-          },
-          [me](caf::error&) {
-            caf::anon_send(me, engine_reply<container_step, std::string>{
-                                   failure{"DOCKER_CONTAINER_GONE", "the connection's container is gone"}});
-          });
+  want_container<container_step>(self, container);
   return {
       [=](engine_reply<container_step, std::string>& msg) {
         if (!msg.value) return give_up(self, "the connection's container is not available", msg.value.error());

@@ -70,11 +70,6 @@ class Server(ServerProcess):
         self.write_config(text)
         self.start()
 
-    def wait_record(self, code, predicate=lambda rec: True, timeout=10):
-        found = []
-        wait_until(lambda: bool(found.extend(r for r in self.log_lines(code) if predicate(r)) or found), timeout)
-        return found
-
     def metric(self, name, **labels):
         return metric(self.metrics_port, name, labels)
 

@@ -277,6 +277,12 @@ class ServerProcess:
                 out.append(entry)
         return out
 
+    def wait_record(self, code, predicate=lambda rec: True, timeout=10):
+        """The log records with `code` that satisfy `predicate`, waiting up to `timeout` for one."""
+        found = []
+        wait_until(lambda: bool(found.extend(r for r in self.log_lines(code) if predicate(r)) or found), timeout)
+        return found
+
     def containers(self):
         return docker_ids(f"{INSTANCE_LABEL}={self.instance}")
 

@@ -93,11 +93,6 @@ class Server(ServerProcess):
         self.write_config(text)
         self.start()
 
-    def wait_record(self, code, predicate=lambda rec: True, timeout=10):
-        found = []
-        wait_until(lambda: bool(found.extend(r for r in self.log_lines(code) if predicate(r)) or found), timeout)
-        return found
-
     def metric(self, name):
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
         for line in text.splitlines():
